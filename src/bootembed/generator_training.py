@@ -1,0 +1,492 @@
+"""Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
+
+This is the generator-training step of XL-LoRA (Basoz, Horne, Opper, "Bootstrapping Embeddings for
+Low Resource Languages", arXiv 2603.01732, Sec. 3): a small causal LM (Gemma-3-270M here) gets one
+LoRA adapter per generation task, e.g. a *positive* adapter (non-English premise -> English
+entailment) and a *negative* adapter (non-English premise -> English contradiction). The loss is
+computed on the completion tokens only, as in the reference implementation (TRL ``SFTTrainer``
+with ``completion_only_loss=True``).
+
+Examples are plain text (base-model style, no chat template). Each training sequence is
+``<bos> + tokens(prompt) + tokens(completion) + <eos>``: the prompt and the completion are
+tokenised separately, so the prompt tokens are exactly those the model sees at generation time, and
+the BOS token appears exactly once whether or not the tokenizer adds it by itself.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+"""Label value ignored by the cross-entropy loss (prompt and padding tokens)."""
+
+_VERSIONED_PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
+
+
+@dataclass(frozen=True)
+class LoraTrainingResult:
+    """Outcome of :func:`train_lora_adapter`.
+
+    Attributes:
+        adapter_dir: Final directory holding the peft adapter, tokenizer and ``training_log.json``.
+        steps: Number of optimizer steps taken.
+        train_loss: Mean training loss over the whole run (completion tokens only, nats/token).
+        losses: Logged training losses, one per ``logging_steps`` window, in order.
+        seconds: Wall-clock training time (``trainer.train()`` only), in seconds.
+        num_examples: Number of training examples used (after dropping over-long ones).
+    """
+
+    adapter_dir: Path
+    steps: int
+    train_loss: float
+    losses: list[float]
+    seconds: float
+    num_examples: int
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether bf16 training is worthwhile here.
+
+    Returns:
+        True if a CUDA device with bf16 support is present, or the CPU has native bf16 instructions
+        (``avx512_bf16`` or AMX); False otherwise (bf16 on such CPUs is emulated and slow).
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = line
+                    break
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def _resolve_bf16(bf16: bool | str) -> bool:
+    if isinstance(bf16, bool):
+        return bf16
+    if isinstance(bf16, str) and bf16.lower() == "auto":
+        return cpu_supports_bf16()
+    raise ValueError(f"bf16: expected True, False or 'auto', got {bf16!r}")
+
+
+def tokenize_prompt_completion(
+    tokenizer: Any, prompt: str, completion: str, max_length: int
+) -> dict[str, list[int]] | None:
+    """Tokenise one prompt/completion pair into a completion-only training example.
+
+    The sequence is ``[bos] + prompt_ids + completion_ids + [eos]`` (BOS exactly once: a BOS the
+    tokenizer adds by itself is kept and not duplicated), truncated to ``max_length`` tokens from the
+    end (keep-start, as TRL does).
+
+    Args:
+        tokenizer: A Hugging Face tokenizer with ``bos_token_id`` and ``eos_token_id``.
+        prompt: Prompt text (plain text, no chat template).
+        completion: Completion text; it is appended to the prompt verbatim (include a leading
+            space / newline in either string if the format needs one).
+        max_length: Maximum sequence length in tokens (>= 2).
+
+    Returns:
+        ``{"input_ids": [...], "completion_mask": [...]}`` (same length; mask 1 on completion and
+        EOS tokens, 0 on BOS and prompt tokens), or None if truncation leaves no completion token.
+
+    Raises:
+        ValueError: If the tokenizer has no BOS/EOS token.
+
+    Example:
+        >>> ex = tokenize_prompt_completion(tok, "Premise: x\\nEntailment:", " y", 128)
+        >>> labels = [t if m else -100 for t, m in zip(ex["input_ids"], ex["completion_mask"])]
+    """
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    if bos is None or eos is None:
+        raise ValueError(
+            f"tokenizer: expected bos_token_id and eos_token_id, got bos={bos!r}, eos={eos!r}"
+        )
+    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    completion_ids = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
+    if prompt_ids[:1] == [bos]:  # prompt text already started with the BOS string
+        prompt_ids = prompt_ids[1:]
+    input_ids = [bos, *prompt_ids, *completion_ids, eos]
+    mask = [0] * (1 + len(prompt_ids)) + [1] * (len(completion_ids) + 1)
+    input_ids, mask = input_ids[:max_length], mask[:max_length]
+    if 1 not in mask:
+        return None
+    return {"input_ids": input_ids, "completion_mask": mask}
+
+
+def _validate(
+    examples: Sequence[Mapping[str, str]],
+    rank: int,
+    alpha: int,
+    dropout: float,
+    target_modules: Sequence[str] | str,
+    max_steps: int,
+    learning_rate: float,
+    batch_size: int,
+    grad_accum: int,
+    max_length: int,
+    logging_steps: int,
+) -> None:
+    if isinstance(examples, (str, bytes, Mapping)) or not isinstance(examples, Sequence):
+        raise ValueError(
+            f"examples: expected a sequence of {{'prompt', 'completion'}} dicts, "
+            f"got {type(examples).__name__}"
+        )
+    if len(examples) == 0:
+        raise ValueError("examples: expected at least one prompt/completion example, got none")
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, Mapping):
+            raise ValueError(f"examples[{i}]: expected a mapping, got {type(ex).__name__}")
+        for key in ("prompt", "completion"):
+            if key not in ex:
+                raise ValueError(f"examples[{i}]: missing key {key!r} (keys: {sorted(ex)})")
+            if not isinstance(ex[key], str) or not ex[key].strip():
+                raise ValueError(
+                    f"examples[{i}][{key!r}]: expected a non-empty string, got {ex[key]!r}"
+                )
+    positive_ints = {
+        "rank": rank,
+        "alpha": alpha,
+        "max_steps": max_steps,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "logging_steps": logging_steps,
+    }
+    for name, value in positive_ints.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+        raise ValueError(f"max_length: expected an integer >= 2, got {max_length!r}")
+    if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout: expected a float in [0, 1), got {dropout!r}")
+    if (
+        not isinstance(learning_rate, (int, float))
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(f"learning_rate: expected a positive finite float, got {learning_rate!r}")
+    if isinstance(target_modules, str):
+        if not target_modules:
+            raise ValueError("target_modules: expected 'all-linear' or module names, got ''")
+    elif not target_modules or not all(isinstance(m, str) and m for m in target_modules):
+        raise ValueError(
+            f"target_modules: expected 'all-linear' or a non-empty list of module names, "
+            f"got {target_modules!r}"
+        )
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _build_trainer(
+    base_model_dir: Path,
+    examples: Sequence[Mapping[str, str]],
+    checkpoint_dir: Path,
+    *,
+    rank: int,
+    alpha: int,
+    dropout: float,
+    target_modules: Sequence[str] | str,
+    max_steps: int,
+    learning_rate: float,
+    batch_size: int,
+    grad_accum: int,
+    max_length: int,
+    seed: int,
+    use_bf16: bool,
+    logging_steps: int,
+) -> tuple[Any, Any, int]:
+    """Build the TRL ``SFTTrainer`` (model with LoRA attached); returns (trainer, tokenizer, n)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    set_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    rows: list[dict[str, list[int]]] = []
+    dropped = 0
+    for ex in examples:
+        row = tokenize_prompt_completion(tokenizer, ex["prompt"], ex["completion"], max_length)
+        if row is None:
+            dropped += 1
+        else:
+            rows.append(row)
+    if dropped:
+        logger.warning(
+            "Dropped %d/%d examples whose prompt fills max_length=%d (no completion token left)",
+            dropped,
+            len(examples),
+            max_length,
+        )
+    if not rows:
+        raise ValueError(
+            f"examples: every prompt is at least max_length={max_length} tokens long; "
+            "raise max_length or shorten the prompts"
+        )
+    n_truncated = sum(1 for r in rows if len(r["input_ids"]) == max_length)
+    if n_truncated:
+        logger.info("%d examples reach max_length=%d and may be truncated", n_truncated, max_length)
+    dataset = Dataset.from_list(rows)
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(base_model_dir), dtype=torch.float32, attn_implementation="sdpa"
+    )
+    model.config.use_cache = False
+    peft_config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules if isinstance(target_modules, str) else list(target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    args = SFTConfig(
+        output_dir=str(checkpoint_dir),
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        learning_rate=learning_rate,
+        lr_scheduler_type="constant",  # as the reference implementation
+        max_grad_norm=0.3,  # as the reference implementation
+        optim="adamw_torch",
+        max_length=max_length,
+        packing=False,
+        completion_only_loss=True,
+        bf16=use_bf16,
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        gradient_checkpointing=False,
+        disable_tqdm=False,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        peft_config=peft_config,
+        processing_class=tokenizer,
+    )
+    return trainer, tokenizer, len(rows)
+
+
+def _atomic_replace_dir(src: Path, dst: Path) -> None:
+    """Move the finished directory ``src`` to ``dst`` (same filesystem), replacing ``dst``."""
+    if dst.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+        os.replace(dst, backup / dst.name)
+        os.replace(src, dst)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def train_lora_adapter(
+    base_model_dir: str | Path,
+    examples: Sequence[Mapping[str, str]],
+    output_dir: str | Path,
+    *,
+    rank: int = 8,
+    alpha: int = 16,
+    dropout: float = 0.05,
+    target_modules: Sequence[str] | str = "all-linear",
+    max_steps: int = 100,
+    learning_rate: float = 2e-4,
+    batch_size: int = 8,
+    grad_accum: int = 1,
+    max_length: int = 128,
+    seed: int = 42,
+    bf16: bool | str = "auto",
+    logging_steps: int = 5,
+) -> LoraTrainingResult:
+    """Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
+
+    Implements the generator fine-tuning of XL-LoRA (arXiv 2603.01732, Sec. 3; reference code
+    mbasoz/xllora-embedding ``src/lora_training.py``): LoRA on all linear layers of a causal LM,
+    trained with TRL ``SFTTrainer`` and loss on completion tokens only. Constant learning rate and
+    gradient clipping at 0.3 follow the reference; batch size / steps are parameters.
+
+    Each example becomes ``<bos> prompt completion <eos>`` (see :func:`tokenize_prompt_completion`);
+    examples whose prompt alone fills ``max_length`` are dropped with a warning. Only the adapter is
+    saved: ``adapter_config.json``, ``adapter_model.safetensors``, the tokenizer files and
+    ``training_log.json`` (losses, seed, hyper-parameters, library versions). The directory is built
+    next to ``output_dir`` and renamed into place (replacing an existing ``output_dir``); trainer
+    scratch files go to a temporary directory that is removed.
+
+    Args:
+        base_model_dir: Transformers folder of the base causal LM and its tokenizer.
+        examples: Sequence of mappings with non-empty string ``"prompt"`` and ``"completion"``.
+        output_dir: Destination directory of the adapter.
+        rank: LoRA rank r (> 0).
+        alpha: LoRA alpha (> 0); the update is scaled by alpha / rank.
+        dropout: LoRA dropout in [0, 1).
+        target_modules: ``"all-linear"`` or a list of module names (e.g. ``["q_proj", "v_proj"]``).
+        max_steps: Number of optimizer steps (> 0); the data is cycled as needed.
+        learning_rate: Peak (constant) AdamW learning rate.
+        batch_size: Examples per forward pass.
+        grad_accum: Gradient-accumulation steps; effective batch = batch_size * grad_accum.
+        max_length: Maximum tokens per sequence (BOS + prompt + completion + EOS).
+        seed: Random seed (``transformers.set_seed``, data order, LoRA init).
+        bf16: True / False, or ``"auto"`` (bf16 only on hardware with native bf16 support).
+        logging_steps: Log the loss every this many optimizer steps.
+
+    Returns:
+        A :class:`LoraTrainingResult`.
+
+    Raises:
+        ValueError: On bad arguments; the message names the field (e.g. ``examples[3]['prompt']``,
+            ``rank``) and what was expected.
+        FileNotFoundError: If ``base_model_dir`` does not exist.
+
+    Example:
+        >>> res = train_lora_adapter("/models/gemma-3-270m", [
+        ...     {"prompt": "Premise: Ina son ruwa.\\nEntailment:", "completion": " I like water."}
+        ... ], "out/pos_adapter", max_steps=10)
+        >>> res.adapter_dir / "adapter_model.safetensors"
+    """
+    _validate(
+        examples,
+        rank,
+        alpha,
+        dropout,
+        target_modules,
+        max_steps,
+        learning_rate,
+        batch_size,
+        grad_accum,
+        max_length,
+        logging_steps,
+    )
+    use_bf16 = _resolve_bf16(bf16)
+    base_model_dir = Path(base_model_dir)
+    if not (base_model_dir / "config.json").is_file():
+        raise FileNotFoundError(
+            f"base_model_dir: expected a transformers model folder with config.json, "
+            f"got {base_model_dir}"
+        )
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
+    checkpoints = Path(tempfile.mkdtemp(prefix="bootembed-sft-"))
+    try:
+        trainer, tokenizer, num_examples = _build_trainer(
+            base_model_dir,
+            examples,
+            checkpoints,
+            rank=rank,
+            alpha=alpha,
+            dropout=dropout,
+            target_modules=target_modules,
+            max_steps=max_steps,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            max_length=max_length,
+            seed=seed,
+            use_bf16=use_bf16,
+            logging_steps=logging_steps,
+        )
+        logger.info(
+            "Training LoRA adapter (r=%d, alpha=%d) on %d examples for %d steps "
+            "(batch %d x accum %d, lr %g, bf16=%s) -> %s",
+            rank,
+            alpha,
+            num_examples,
+            max_steps,
+            batch_size,
+            grad_accum,
+            learning_rate,
+            use_bf16,
+            output_dir,
+        )
+        start = time.perf_counter()
+        output = trainer.train()
+        seconds = time.perf_counter() - start
+        losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+        train_loss = float(output.training_loss)
+        steps = int(trainer.state.global_step)
+
+        trainer.model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        log = {
+            "base_model_dir": str(base_model_dir.resolve()),
+            "num_examples": num_examples,
+            "steps": steps,
+            "train_loss": train_loss,
+            "losses": losses,
+            "logging_steps": logging_steps,
+            "seconds": seconds,
+            "seconds_per_step": seconds / max(steps, 1),
+            "seed": seed,
+            "hyperparameters": {
+                "rank": rank,
+                "alpha": alpha,
+                "dropout": dropout,
+                "target_modules": target_modules
+                if isinstance(target_modules, str)
+                else list(target_modules),
+                "max_steps": max_steps,
+                "learning_rate": learning_rate,
+                "lr_scheduler": "constant",
+                "max_grad_norm": 0.3,
+                "batch_size": batch_size,
+                "grad_accum": grad_accum,
+                "max_length": max_length,
+                "bf16": use_bf16,
+                "completion_only_loss": True,
+            },
+            "versions": _package_versions(),
+        }
+        (staging / "training_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
+        _atomic_replace_dir(staging, output_dir)
+    finally:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    logger.info(
+        "Saved adapter to %s: %d steps in %.1f s, train loss %.4f", output_dir, steps, seconds,
+        train_loss,
+    )
+    return LoraTrainingResult(
+        adapter_dir=output_dir,
+        steps=steps,
+        train_loss=train_loss,
+        losses=losses,
+        seconds=seconds,
+        num_examples=num_examples,
+    )

@@ -1,0 +1,177 @@
+"""The ``synthesize`` stage: generate a positive and a hard negative for every anchor, resumably.
+
+XL-LoRA (arXiv 2603.01732, Sec. 3.3): the positive adapter writes an English entailment and the negative adapter an
+English contradiction of each target-language anchor; the triplet is (anchor in the target language, English
+positive, English hard negative).
+
+Resumption: anchors are processed in fixed chunks; each finished chunk is written atomically as a Parquet part under
+a work directory named by a fingerprint of everything that determines the output (anchors, adapters, decoding).
+A rerun after an interruption skips finished chunks, so no anchor is generated twice and none is lost; a changed
+input gets a new fingerprint and never mixes with old parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from bootembed.generation.base import GenerationBackend, SamplingConfig
+from bootembed.io import write_parquet
+from bootembed.prompts import POLARITIES, parse_generation, xllora_prompt
+
+__all__ = ["TRIPLET_SCHEMA", "fingerprint", "synthesize_triplets"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the synthetic triplet Parquet (positive / negative are null when the generation was unparseable).
+TRIPLET_SCHEMA: dict[str, pl.DataType] = {
+    "anchor_id": pl.Int64(),
+    "anchor": pl.String(),
+    "positive": pl.String(),
+    "negative": pl.String(),
+    "positive_raw": pl.String(),
+    "negative_raw": pl.String(),
+    "language": pl.String(),
+    "strategy": pl.String(),
+    "generator_id": pl.String(),
+    "backend": pl.String(),
+    "seed": pl.Int64(),
+}
+
+
+def fingerprint(anchors: pl.DataFrame, **settings: object) -> str:
+    """Stable 16-hex-digit digest of the anchors (ids and text) and the generation settings."""
+    digest = hashlib.sha256()
+    for anchor_id, anchor in zip(anchors["anchor_id"].to_list(), anchors["anchor"].to_list()):
+        digest.update(f"{anchor_id}\t{anchor}\n".encode())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def _read_part(path: Path, expected_ids: list[int]) -> pl.DataFrame | None:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # a torn or foreign file: regenerate the chunk
+        logger.warning("ignoring unreadable part %s (%s)", path, exc)
+        return None
+    if frame["anchor_id"].to_list() != expected_ids or list(frame.columns) != list(TRIPLET_SCHEMA):
+        logger.warning("ignoring part %s: it does not match this chunk", path)
+        return None
+    return frame
+
+
+def synthesize_triplets(
+    backend: GenerationBackend,
+    anchors: pl.DataFrame,
+    *,
+    work_dir: str | Path,
+    sampling: SamplingConfig,
+    generator_id: str,
+    chunk_size: int = 64,
+    strategy: str = "xllora",
+    adapters: Mapping[str, str | None] | None = None,
+    keep_parts: bool = False,
+) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Generate (positive, hard negative) for every anchor with the backend's adapters.
+
+    Args:
+        backend: a loaded generation backend.
+        anchors: frame with ``anchor_id`` (unique int), ``anchor`` and ``language`` columns (N rows).
+        work_dir: where resumable chunk parts live (outside the stage's DVC outputs).
+        sampling: decoding settings (its seed is recorded in every row).
+        generator_id: identifies base model + adapters; recorded and part of the fingerprint.
+        chunk_size: anchors per resumable chunk.
+        strategy: recorded in the ``strategy`` column.
+        adapters: polarity -> adapter name (``None`` = base model); default ``{"positive": "positive",
+            "negative": "negative"}``.
+        keep_parts: keep the part files after success (default: remove them).
+
+    Returns:
+        ``(triplets, stats)``: N rows with :data:`TRIPLET_SCHEMA` columns in anchor order; stats give
+        ``anchors``, ``chunks``, ``chunks_resumed``, ``generations`` (made in this call, resumed chunks
+        excluded), ``seconds``, ``generations_per_second``,
+        ``unparseable_positive``, ``unparseable_negative``.
+
+    Raises:
+        ValueError: missing columns, duplicate ``anchor_id`` or ``chunk_size < 1``.
+    """
+    missing = {"anchor_id", "anchor", "language"} - set(anchors.columns)
+    if missing:
+        raise ValueError(f"anchors: missing column(s) {sorted(missing)}")
+    if anchors["anchor_id"].n_unique() != anchors.height:
+        raise ValueError("anchors: column 'anchor_id' must be unique")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected >= 1, got {chunk_size}")
+    adapters = dict(adapters or {p: p for p in POLARITIES})
+    key = fingerprint(
+        anchors,
+        sampling=asdict(sampling),
+        generator_id=generator_id,
+        chunk_size=chunk_size,
+        strategy=strategy,
+        adapters=adapters,
+        backend=backend.name,
+    )
+    parts_dir = Path(work_dir) / key
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    rows = anchors.select("anchor_id", "anchor", "language").to_dicts()
+    chunks = [rows[i : i + chunk_size] for i in range(0, len(rows), chunk_size)]
+    frames: list[pl.DataFrame] = []
+    resumed = 0
+    fresh_rows = 0
+    start = time.perf_counter()
+    for index, chunk in enumerate(tqdm(chunks, desc="synthesize", unit="chunk")):
+        part = parts_dir / f"part-{index:05d}.parquet"
+        ids = [r["anchor_id"] for r in chunk]
+        if part.exists() and (frame := _read_part(part, ids)) is not None:
+            frames.append(frame)
+            resumed += 1
+            continue
+        raw: dict[str, list[str]] = {}
+        for polarity in POLARITIES:
+            prompts = [xllora_prompt(r["anchor"], polarity) for r in chunk]
+            raw[polarity] = backend.generate(prompts, adapter=adapters[polarity], sampling=sampling)
+        frame = pl.DataFrame(
+            {
+                "anchor_id": ids,
+                "anchor": [r["anchor"] for r in chunk],
+                "positive": [parse_generation(t) for t in raw["positive"]],
+                "negative": [parse_generation(t) for t in raw["negative"]],
+                "positive_raw": raw["positive"],
+                "negative_raw": raw["negative"],
+                "language": [r["language"] for r in chunk],
+                "strategy": [strategy] * len(chunk),
+                "generator_id": [generator_id] * len(chunk),
+                "backend": [backend.name] * len(chunk),
+                "seed": [sampling.seed] * len(chunk),
+            },
+            schema=TRIPLET_SCHEMA,
+        )
+        write_parquet(part, frame)
+        frames.append(frame)
+        fresh_rows += frame.height
+    seconds = time.perf_counter() - start
+    triplets = pl.concat(frames) if frames else pl.DataFrame(schema=TRIPLET_SCHEMA)
+    stats = {
+        "anchors": float(triplets.height),
+        "chunks": float(len(chunks)),
+        "chunks_resumed": float(resumed),
+        "generations": float(2 * fresh_rows),
+        "seconds": round(seconds, 2),
+        "unparseable_positive": float(triplets["positive"].null_count()),
+        "unparseable_negative": float(triplets["negative"].null_count()),
+    }
+    stats["generations_per_second"] = round(stats["generations"] / seconds, 3) if seconds > 0 else 0.0
+    if not keep_parts:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    logger.info("synthesised %d triplets: %s", triplets.height, stats)
+    return triplets, stats

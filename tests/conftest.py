@@ -1,0 +1,79 @@
+"""Shared fixtures: the real data mirror (integration tests) and a tiny random-init causal LM (unit tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path:
+    return Path(os.environ.get("BOOTEMBED_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real data mirror (``BOOTEMBED_DATA_ROOT``, default ``../shared/data``); skips if absent."""
+    root = _data_root()
+    if not (root / "flores200").is_dir():
+        pytest.skip(f"real data mirror not found at {root} (set BOOTEMBED_DATA_ROOT)")
+    return root
+
+
+_CORPUS = [
+    "Write an English sentence that is entailed by the premise.",
+    "Write an English sentence that contradicts the premise.",
+    "Premise: the cat sits on the mat. English sentence: a cat is sitting.",
+    "Premise: ruwa yana da kyau. English sentence: the water is good.",
+    "A man is playing a guitar. Nobody is playing music. Children run in the park.",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init Gemma-3 causal LM with a small byte-level BPE tokenizer that adds BOS.
+
+    Returns:
+        A transformers folder (config, safetensors, tokenizer), a few hundred kB.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny_causal_lm")
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(_CORPUS * 5, trainer=trainer)
+    bos = tok.token_to_id("<bos>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", bos)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=256,
+        sliding_window=64,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=bos,
+        eos_token_id=fast.eos_token_id,
+    )
+    Gemma3ForCausalLM(config).save_pretrained(out)
+    fast.save_pretrained(out)
+    return out

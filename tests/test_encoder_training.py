@@ -1,0 +1,260 @@
+"""Tests for bootembed.encoder_training (MNRL fine-tuning of a tiny random-init BERT encoder)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+import torch
+from safetensors.torch import load_file
+from sentence_transformers import SentenceTransformer
+
+from bootembed.encoder_training import (
+    TRAINING_LOG_NAME,
+    EncoderTrainingResult,
+    train_encoder,
+    validate_triplets,
+)
+
+N_TOPICS = 8
+WORDS_PER_TOPIC = 12
+WORDS_PER_TEXT = 4
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+def _topic_words() -> list[list[str]]:
+    return [[f"t{t}w{k}" for k in range(WORDS_PER_TOPIC)] for t in range(N_TOPICS)]
+
+
+def _make_triplets(n: int, seed: int) -> pl.DataFrame:
+    """Synthetic triplets: anchor and positive share a topic but no word; negative is off-topic.
+
+    A random-init encoder cannot know which words belong together (so it ranks positive over
+    negative about half the time); contrastive training has to learn the topic clusters.
+    """
+    rng = random.Random(seed)
+    topics = _topic_words()
+    rows: dict[str, list[str]] = {"anchor": [], "positive": [], "negative": [], "extra": []}
+    for i in range(n):
+        t = rng.randrange(N_TOPICS)
+        other = rng.choice([u for u in range(N_TOPICS) if u != t])
+        words = rng.sample(topics[t], 2 * WORDS_PER_TEXT)
+        rows["anchor"].append(" ".join(words[:WORDS_PER_TEXT]))
+        rows["positive"].append(" ".join(words[WORDS_PER_TEXT:]))
+        rows["negative"].append(" ".join(rng.sample(topics[other], WORDS_PER_TEXT)))
+        rows["extra"].append(f"ignored {i}")
+    return pl.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init BERT sentence-transformers model (mean pooling + normalise) with prompts."""
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    root = tmp_path_factory.mktemp("tiny_encoder")
+    hf_dir = root / "hf"
+    hf_dir.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", "passage", ":", "ignored"]
+    vocab += [w for words in _topic_words() for w in words]
+    (hf_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(hf_dir))
+    tokenizer.save_pretrained(str(hf_dir))
+    model = SentenceTransformer(
+        modules=[
+            Transformer(str(hf_dir), max_seq_length=32),
+            Pooling(32, pooling_mode="mean"),
+            Normalize(),
+        ],
+        prompts=PROMPTS,
+        device="cpu",
+    )
+    st_dir = root / "st"
+    model.save(str(st_dir))
+    return st_dir
+
+
+def _embed(model: SentenceTransformer, texts: list[str], prompt: str | None) -> torch.Tensor:
+    return model.encode(texts, prompt=prompt, convert_to_tensor=True, batch_size=64)
+
+
+def _ranking_accuracy(model: SentenceTransformer, df: pl.DataFrame, prompt: str | None) -> float:
+    """Fraction of triplets with cos(anchor, positive) > cos(anchor, negative)."""
+    a = _embed(model, df["anchor"].to_list(), prompt)
+    p = _embed(model, df["positive"].to_list(), prompt)
+    n = _embed(model, df["negative"].to_list(), prompt)
+    sim_pos = torch.nn.functional.cosine_similarity(a, p)
+    sim_neg = torch.nn.functional.cosine_similarity(a, n)
+    return float((sim_pos > sim_neg).float().mean())
+
+
+def _mnrl_loss(
+    model: SentenceTransformer, df: pl.DataFrame, prompt: str | None, batch: int = 16
+) -> float:
+    """Mean MultipleNegativesRankingLoss (scale 20, in-batch + hard negatives) over fixed batches."""
+    a = torch.nn.functional.normalize(_embed(model, df["anchor"].to_list(), prompt), dim=-1)
+    p = torch.nn.functional.normalize(_embed(model, df["positive"].to_list(), prompt), dim=-1)
+    n = torch.nn.functional.normalize(_embed(model, df["negative"].to_list(), prompt), dim=-1)
+    losses = []
+    for s in range(0, a.shape[0] - batch + 1, batch):
+        cand = torch.cat([p[s : s + batch], n[s : s + batch]])
+        logits = 20.0 * a[s : s + batch] @ cand.T
+        losses.append(torch.nn.functional.cross_entropy(logits, torch.arange(batch)).item())
+    return sum(losses) / len(losses)
+
+
+@pytest.fixture(scope="session")
+def trained(
+    tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[EncoderTrainingResult, pl.DataFrame]:
+    train = _make_triplets(320, seed=1)
+    out = tmp_path_factory.mktemp("trained") / "encoder"
+    result = train_encoder(
+        tiny_encoder_dir,
+        train,
+        out,
+        epochs=3,
+        batch_size=16,
+        learning_rate=1e-3,
+        warmup_ratio=0.1,
+        max_seq_length=32,
+        prompt="query: ",
+        seed=0,
+        logging_steps=5,
+    )
+    return result, train
+
+
+def test_output_loads_and_keeps_prompts(
+    trained: tuple[EncoderTrainingResult, pl.DataFrame], tiny_encoder_dir: Path
+) -> None:
+    result, train = trained
+    assert result.model_dir.is_dir()
+    assert result.num_triplets == train.height
+    assert result.steps == 60  # 3 epochs x ceil(320 / 16)
+    assert result.seconds > 0 and result.train_loss > 0
+    model = SentenceTransformer(str(result.model_dir), device="cpu")
+    emb = model.encode(["t0w1 t0w2"], convert_to_tensor=True)
+    assert emb.shape == (1, 32)
+    assert model.max_seq_length == 32
+    assert model.prompts["query"] == "query: "
+    assert model.prompts["passage"] == "passage: "
+    # no temp siblings left behind next to the output folder
+    assert [p.name for p in result.model_dir.parent.iterdir()] == [result.model_dir.name]
+
+
+def test_training_log(trained: tuple[EncoderTrainingResult, pl.DataFrame]) -> None:
+    result, _ = trained
+    log = json.loads((result.model_dir / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
+    assert log["seed"] == 0
+    assert log["steps"] == result.steps
+    assert log["hyper_parameters"]["prompt"] == "query: "
+    assert log["hyper_parameters"]["batch_size"] == 16
+    assert log["hyper_parameters"]["learning_rate"] == 1e-3
+    assert log["hyper_parameters"]["batch_sampler"] == "no_duplicates"
+    assert {"torch", "transformers", "sentence_transformers"} <= set(log["versions"])
+    losses = log["losses"]
+    assert [e["step"] for e in losses] == [1, *range(5, 61, 5)]
+    first, last = losses[0]["loss"], sum(e["loss"] for e in losses[-3:]) / 3
+    assert last < 0.7 * first, f"training loss did not go down: first {first}, last {last}"
+
+
+def test_weights_changed(
+    trained: tuple[EncoderTrainingResult, pl.DataFrame], tiny_encoder_dir: Path
+) -> None:
+    result, _ = trained
+    before = load_file(str(tiny_encoder_dir / "model.safetensors"))
+    after = load_file(str(result.model_dir / "model.safetensors"))
+    assert before.keys() == after.keys()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(changed) > len(before) // 2, f"only {len(changed)}/{len(before)} tensors changed"
+
+
+def test_loss_down_and_ranking_improves_on_held_out(
+    trained: tuple[EncoderTrainingResult, pl.DataFrame], tiny_encoder_dir: Path
+) -> None:
+    result, _ = trained
+    held_out = _make_triplets(128, seed=2)
+    base = SentenceTransformer(str(tiny_encoder_dir), device="cpu")
+    tuned = SentenceTransformer(str(result.model_dir), device="cpu")
+    acc_before = _ranking_accuracy(base, held_out, "query: ")
+    acc_after = _ranking_accuracy(tuned, held_out, "query: ")
+    loss_before = _mnrl_loss(base, held_out, "query: ")
+    loss_after = _mnrl_loss(tuned, held_out, "query: ")
+    assert acc_after >= acc_before + 0.2, (acc_before, acc_after)
+    assert acc_after >= 0.85, (acc_before, acc_after)
+    assert loss_after < loss_before - 0.5, (loss_before, loss_after)
+
+
+def test_prompt_none_and_overwrite(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "enc"
+    out.mkdir()
+    (out / "stale.txt").write_text("old", encoding="utf-8")
+    result = train_encoder(
+        tiny_encoder_dir,
+        _make_triplets(8, seed=3),
+        out,
+        max_steps=2,
+        batch_size=4,
+        prompt=None,
+        max_seq_length=16,
+        logging_steps=1,
+    )
+    assert result.steps == 2
+    assert not (out / "stale.txt").exists()
+    log = json.loads((out / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
+    assert log["hyper_parameters"]["prompt"] is None
+    assert log["hyper_parameters"]["max_steps"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    assert SentenceTransformer(str(out), device="cpu").max_seq_length == 16
+
+
+def _good() -> pl.DataFrame:
+    return pl.DataFrame({"anchor": ["a b", "c d"], "positive": ["e", "f"], "negative": ["g", "h"]})
+
+
+@pytest.mark.parametrize(
+    ("df", "column"),
+    [
+        (_good().drop("negative"), "negative"),
+        (_good().with_columns(pl.Series("positive", ["e", None])), "positive"),
+        (_good().with_columns(pl.Series("anchor", ["", "c"])), "anchor"),
+        (_good().with_columns(pl.Series("negative", ["g", "   "])), "negative"),
+        (_good().with_columns(pl.Series("positive", [1, 2])), "positive"),
+    ],
+)
+def test_bad_triplets_name_the_column(
+    df: pl.DataFrame, column: str, tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match=f"'?{column}'?"):
+        train_encoder(tiny_encoder_dir, df, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_few_rows_and_bad_args(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        validate_triplets(_good().head(1))
+    with pytest.raises(ValueError, match="batch_size"):
+        train_encoder(tiny_encoder_dir, _good(), tmp_path / "o", batch_size=1)
+    with pytest.raises(ValueError, match="base_model_dir"):
+        train_encoder(tmp_path / "missing", _good(), tmp_path / "o")
+    with pytest.raises(TypeError, match="polars"):
+        validate_triplets(_good().to_dict(as_series=False))  # type: ignore[arg-type]
+    assert validate_triplets(_good().with_columns(x=pl.lit(1))).columns == [
+        "anchor",
+        "positive",
+        "negative",
+    ]

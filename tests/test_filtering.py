@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from bootembed.config import FilterParams
+from bootembed.filtering import REASONS, filter_triplets
+
+
+def _frame(rows):
+    return pl.DataFrame(rows, schema={"anchor": pl.String, "positive": pl.String, "negative": pl.String}, orient="row")
+
+
+def test_each_reason_is_counted_and_good_rows_kept():
+    rows = [
+        ("Ina son ruwa.", "I like water.", "I hate water."),  # kept
+        ("Ina son ruwa.", None, "I hate water."),  # unparseable
+        ("Ina son ruwa.", "   ", "I hate water."),  # empty
+        ("Ina son ruwa.", "Yes", "I hate water."),  # too_short
+        ("Ina son ruwa.", "x " * 300, "I hate water."),  # too_long
+        ("Ina son ruwa.", "ina SON   ruwa.", "I hate water."),  # copy_of_anchor (normalised)
+        ("Yana gida.", "He is at home.", "he is at home."),  # positive_equals_negative
+        ("Ina son ruwa.", "I like water.", "I hate water."),  # duplicate
+    ]
+    kept, counts = filter_triplets(_frame(rows), FilterParams(min_chars=8, max_chars=400, min_words=2))
+    assert kept.to_dicts() == [{"anchor": "Ina son ruwa.", "positive": "I like water.", "negative": "I hate water."}]
+    assert {k: counts[k] for k in REASONS} == dict.fromkeys(REASONS, 1)
+    assert counts["input"] == 8 and counts["kept"] == 1
+
+
+def test_extra_columns_survive_and_missing_columns_fail():
+    frame = _frame([("a b", "c d e", "f g h")]).with_columns(pl.lit(7).alias("anchor_id"))
+    kept, _ = filter_triplets(frame, FilterParams(min_chars=1, min_words=1))
+    assert kept["anchor_id"].to_list() == [7]
+    with pytest.raises(ValueError, match="negative"):
+        filter_triplets(frame.drop("negative"), FilterParams())
