@@ -49,7 +49,9 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=400,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(_CORPUS * 5, trainer=trainer)
     bos = tok.token_to_id("<bos>")
@@ -57,7 +59,11 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
         single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", bos)]
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+        tokenizer_object=tok,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
     )
     torch.manual_seed(0)
     config = Gemma3TextConfig(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -49,7 +50,16 @@ def _make_triplets(n: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread() -> Iterator[None]:
+    """One torch thread: tiny models run far faster so, and do not stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-init BERT sentence-transformers model (mean pooling + normalise) with prompts."""
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -60,8 +70,8 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hf_dir.mkdir()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", "passage", ":", "ignored"]
     vocab += [w for words in _topic_words() for w in words]
-    (hf_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=True)
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+    assert tokenizer.tokenize("query: t0w1 t7w11") == ["query", ":", "t0w1", "t7w11"]
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
@@ -116,7 +126,7 @@ def _mnrl_loss(
     return sum(losses) / len(losses)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def trained(
     tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[EncoderTrainingResult, pl.DataFrame]:

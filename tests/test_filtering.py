@@ -8,7 +8,11 @@ from bootembed.filtering import REASONS, filter_triplets
 
 
 def _frame(rows):
-    return pl.DataFrame(rows, schema={"anchor": pl.String, "positive": pl.String, "negative": pl.String}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"anchor": pl.String, "positive": pl.String, "negative": pl.String},
+        orient="row",
+    )
 
 
 def test_each_reason_is_counted_and_good_rows_kept():
@@ -22,8 +26,12 @@ def test_each_reason_is_counted_and_good_rows_kept():
         ("Yana gida.", "He is at home.", "he is at home."),  # positive_equals_negative
         ("Ina son ruwa.", "I like water.", "I hate water."),  # duplicate
     ]
-    kept, counts = filter_triplets(_frame(rows), FilterParams(min_chars=8, max_chars=400, min_words=2))
-    assert kept.to_dicts() == [{"anchor": "Ina son ruwa.", "positive": "I like water.", "negative": "I hate water."}]
+    kept, counts = filter_triplets(
+        _frame(rows), FilterParams(min_chars=8, max_chars=400, min_words=2)
+    )
+    assert kept.to_dicts() == [
+        {"anchor": "Ina son ruwa.", "positive": "I like water.", "negative": "I hate water."}
+    ]
     assert {k: counts[k] for k in REASONS} == dict.fromkeys(REASONS, 1)
     assert counts["input"] == 8 and counts["kept"] == 1
 

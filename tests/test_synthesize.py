@@ -25,7 +25,8 @@ def adapters(tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         torch.manual_seed(100 + i)
         base = AutoModelForCausalLM.from_pretrained(tiny_causal_lm)
         model = get_peft_model(
-            base, LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
+            base,
+            LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False),
         )
         model.save_pretrained(out / name)
         result[name] = out / name
@@ -34,7 +35,9 @@ def adapters(tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def backend(tiny_causal_lm: Path, adapters: dict[str, Path]) -> TransformersBackend:
-    return make_backend("transformers", tiny_causal_lm, adapters=adapters, dtype="float32", batch_size=3)
+    return make_backend(
+        "transformers", tiny_causal_lm, adapters=adapters, dtype="float32", batch_size=3
+    )
 
 
 def _anchors(n: int) -> pl.DataFrame:
@@ -75,10 +78,17 @@ class _Interrupting(TransformersBackend):
         return super().generate(prompts, adapter=adapter, sampling=sampling)
 
 
-def test_interrupted_run_resumes_without_loss_or_duplicates(backend: TransformersBackend, tmp_path: Path):
+def test_interrupted_run_resumes_without_loss_or_duplicates(
+    backend: TransformersBackend, tmp_path: Path
+):
     anchors = _anchors(7)
     expected, stats = synthesize_triplets(
-        backend, anchors, work_dir=tmp_path / "ref", sampling=SAMPLING, generator_id="g", chunk_size=3
+        backend,
+        anchors,
+        work_dir=tmp_path / "ref",
+        sampling=SAMPLING,
+        generator_id="g",
+        chunk_size=3,
     )
     assert stats["chunks"] == 3 and stats["chunks_resumed"] == 0
     assert list(expected.columns) == list(TRIPLET_SCHEMA)
@@ -88,22 +98,43 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(backend: Transformer
     # Interrupt during chunk 2 (calls: chunk1 pos, chunk1 neg, chunk2 pos -> interrupted).
     flaky = _Interrupting(backend, fail_at=3)
     with pytest.raises(KeyboardInterrupt):
-        synthesize_triplets(flaky, anchors, work_dir=tmp_path / "w", sampling=SAMPLING, generator_id="g", chunk_size=3)
+        synthesize_triplets(
+            flaky,
+            anchors,
+            work_dir=tmp_path / "w",
+            sampling=SAMPLING,
+            generator_id="g",
+            chunk_size=3,
+        )
     assert len(list((tmp_path / "w").glob("*/part-*.parquet"))) == 1
 
     resumed, stats = synthesize_triplets(
         backend, anchors, work_dir=tmp_path / "w", sampling=SAMPLING, generator_id="g", chunk_size=3
     )
     assert stats["chunks_resumed"] == 1
-    assert stats["generations"] == 2 * 4  # only the 4 anchors of the unfinished chunks were generated
+    assert (
+        stats["generations"] == 2 * 4
+    )  # only the 4 anchors of the unfinished chunks were generated
     assert resumed.equals(expected)
 
     # A different generator id never reuses old parts.
     flaky = _Interrupting(backend, fail_at=3)
     with pytest.raises(KeyboardInterrupt):
-        synthesize_triplets(flaky, anchors, work_dir=tmp_path / "v", sampling=SAMPLING, generator_id="g", chunk_size=3)
+        synthesize_triplets(
+            flaky,
+            anchors,
+            work_dir=tmp_path / "v",
+            sampling=SAMPLING,
+            generator_id="g",
+            chunk_size=3,
+        )
     _, stats = synthesize_triplets(
-        backend, anchors, work_dir=tmp_path / "v", sampling=SAMPLING, generator_id="other", chunk_size=3
+        backend,
+        anchors,
+        work_dir=tmp_path / "v",
+        sampling=SAMPLING,
+        generator_id="other",
+        chunk_size=3,
     )
     assert stats["chunks_resumed"] == 0
 
@@ -111,7 +142,11 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(backend: Transformer
 def test_bad_anchor_frames(backend: TransformersBackend, tmp_path: Path):
     with pytest.raises(ValueError, match="anchor_id"):
         synthesize_triplets(
-            backend, _anchors(3).drop("anchor_id"), work_dir=tmp_path, sampling=SAMPLING, generator_id="g"
+            backend,
+            _anchors(3).drop("anchor_id"),
+            work_dir=tmp_path,
+            sampling=SAMPLING,
+            generator_id="g",
         )
     dup = pl.concat([_anchors(2), _anchors(2)])
     with pytest.raises(ValueError, match="unique"):

@@ -41,7 +41,15 @@ def _sources(params: Params, params_path: Path):  # noqa: ANN202 - DataSources, 
 
 def _environment() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("torch", "transformers", "peft", "trl", "sentence-transformers", "mteb", "polars"):
+    for package in (
+        "torch",
+        "transformers",
+        "peft",
+        "trl",
+        "sentence-transformers",
+        "mteb",
+        "polars",
+    ):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -86,7 +94,9 @@ def models(params_path: Path, generator_out: Path, encoder_out: Path) -> None:
 @main.command()
 @_PARAMS
 @click.option("--out-dir", default="data/prepared", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", default="metrics/prepare.json", show_default=True, type=Path)
+@click.option(
+    "--metrics", "metrics_path", default="metrics/prepare.json", show_default=True, type=Path
+)
 def prepare(params_path: Path, out_dir: Path, metrics_path: Path) -> None:
     """Select contamination-free anchors and build the XL-LoRA SFT sets."""
     from bootembed.data.contamination import ContaminationGuard
@@ -137,7 +147,9 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
             except json.JSONDecodeError as exc:
                 raise click.ClickException(f"{path}:{number}: not valid JSON ({exc})") from None
             if not isinstance(row, dict) or not {"prompt", "completion"} <= set(row):
-                raise click.ClickException(f"{path}:{number}: expected an object with 'prompt' and 'completion'")
+                raise click.ClickException(
+                    f"{path}:{number}: expected an object with 'prompt' and 'completion'"
+                )
             rows.append(row)
     return rows
 
@@ -147,8 +159,16 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
 @click.option("--base", default="models/base/generator", show_default=True, type=Path)
 @click.option("--sft-dir", default="data/prepared", show_default=True, type=Path)
 @click.option("--out-dir", default="models/generator", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", default="metrics/train_generator.json", show_default=True, type=Path)
-def train_generator(params_path: Path, base: Path, sft_dir: Path, out_dir: Path, metrics_path: Path) -> None:
+@click.option(
+    "--metrics",
+    "metrics_path",
+    default="metrics/train_generator.json",
+    show_default=True,
+    type=Path,
+)
+def train_generator(
+    params_path: Path, base: Path, sft_dir: Path, out_dir: Path, metrics_path: Path
+) -> None:
     """Train the XL-LoRA positive and negative LoRA generators with TRL SFT (completion-only loss)."""
     from bootembed.generator_training import train_lora_adapter
     from bootembed.prompts import POLARITIES
@@ -189,7 +209,9 @@ def train_generator(params_path: Path, base: Path, sft_dir: Path, out_dir: Path,
 @main.command()
 @_PARAMS
 @click.option("--base", default="models/base/generator", show_default=True, type=Path)
-@click.option("--adapters", "adapters_dir", default="models/generator", show_default=True, type=Path)
+@click.option(
+    "--adapters", "adapters_dir", default="models/generator", show_default=True, type=Path
+)
 @click.option("--anchors", default="data/prepared/anchors.parquet", show_default=True, type=Path)
 @click.option("--out", default="data/synthetic/triplets.parquet", show_default=True, type=Path)
 @click.option(
@@ -199,9 +221,17 @@ def train_generator(params_path: Path, base: Path, sft_dir: Path, out_dir: Path,
     type=Path,
     help="Resumable chunk parts (kept across interruptions, removed on success).",
 )
-@click.option("--metrics", "metrics_path", default="metrics/synthesize.json", show_default=True, type=Path)
+@click.option(
+    "--metrics", "metrics_path", default="metrics/synthesize.json", show_default=True, type=Path
+)
 def synthesize(
-    params_path: Path, base: Path, adapters_dir: Path, anchors: Path, out: Path, work_dir: Path, metrics_path: Path
+    params_path: Path,
+    base: Path,
+    adapters_dir: Path,
+    anchors: Path,
+    out: Path,
+    work_dir: Path,
+    metrics_path: Path,
 ) -> None:
     """Generate an English positive and hard negative for every anchor with the XL-LoRA adapters (resumable)."""
     import polars as pl
@@ -215,7 +245,11 @@ def synthesize(
     s = params.synthesize
     anchor_frame = pl.read_parquet(anchors)
     adapter_dirs = {polarity: adapters_dir / polarity for polarity in POLARITIES}
-    base_id = read_json(base / "source.json").get("id", str(base)) if (base / "source.json").exists() else str(base)
+    base_id = (
+        read_json(base / "source.json").get("id", str(base))
+        if (base / "source.json").exists()
+        else str(base)
+    )
     generator_id = f"{base_id}+xllora@{_dir_digest(adapters_dir)}"
     sampling = SamplingConfig(
         max_new_tokens=s.max_new_tokens,
@@ -224,7 +258,9 @@ def synthesize(
         top_p=s.top_p,
         seed=params.seed,
     )
-    with make_backend(s.backend, base, adapters=adapter_dirs, dtype=s.dtype, batch_size=s.batch_size) as backend:
+    with make_backend(
+        s.backend, base, adapters=adapter_dirs, dtype=s.dtype, batch_size=s.batch_size
+    ) as backend:
         triplets, stats = synthesize_triplets(
             backend,
             anchor_frame,
@@ -244,7 +280,9 @@ def synthesize(
 @_PARAMS
 @click.option("--triplets", default="data/synthetic/triplets.parquet", show_default=True, type=Path)
 @click.option("--out", default="data/filtered/triplets.parquet", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", default="metrics/filter.json", show_default=True, type=Path)
+@click.option(
+    "--metrics", "metrics_path", default="metrics/filter.json", show_default=True, type=Path
+)
 def filter_cmd(params_path: Path, triplets: Path, out: Path, metrics_path: Path) -> None:
     """Drop empty, unparseable, anchor-copy and duplicate triplets; count each reason."""
     import polars as pl
@@ -267,8 +305,12 @@ def filter_cmd(params_path: Path, triplets: Path, out: Path, metrics_path: Path)
 @click.option("--base", default="models/base/encoder", show_default=True, type=Path)
 @click.option("--triplets", default="data/filtered/triplets.parquet", show_default=True, type=Path)
 @click.option("--out", default="models/encoder", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", default="metrics/train_encoder.json", show_default=True, type=Path)
-def train_encoder_cmd(params_path: Path, base: Path, triplets: Path, out: Path, metrics_path: Path) -> None:
+@click.option(
+    "--metrics", "metrics_path", default="metrics/train_encoder.json", show_default=True, type=Path
+)
+def train_encoder_cmd(
+    params_path: Path, base: Path, triplets: Path, out: Path, metrics_path: Path
+) -> None:
     """Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative)."""
     import polars as pl
 
@@ -307,8 +349,12 @@ def train_encoder_cmd(params_path: Path, base: Path, triplets: Path, out: Path, 
 @click.option("--base", default="models/base/encoder", show_default=True, type=Path)
 @click.option("--finetuned", default="models/encoder", show_default=True, type=Path)
 @click.option("--results-dir", default="results/mteb", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", default="metrics/eval.json", show_default=True, type=Path)
-def evaluate(params_path: Path, base: Path, finetuned: Path, results_dir: Path, metrics_path: Path) -> None:
+@click.option(
+    "--metrics", "metrics_path", default="metrics/eval.json", show_default=True, type=Path
+)
+def evaluate(
+    params_path: Path, base: Path, finetuned: Path, results_dir: Path, metrics_path: Path
+) -> None:
     """Evaluate the base and the fine-tuned encoder with MTEB tasks on local data."""
     from bootembed.evaluation import evaluate_encoder
     from bootembed.io import atomic_dir

@@ -67,7 +67,9 @@ class DataParams:
     root: str = "../shared/data"
 
     def __post_init__(self) -> None:
-        _require(self.mode in ("local", "download"), "data.mode", "'local' or 'download'", self.mode)
+        _require(
+            self.mode in ("local", "download"), "data.mode", "'local' or 'download'", self.mode
+        )
         _require(bool(self.root), "data.root", "a non-empty path", self.root)
 
 
@@ -156,8 +158,15 @@ class PrepareParams:
             self.anchor_source,
         )
         _require(self.max_anchors >= 2, "prepare.max_anchors", "an integer >= 2", self.max_anchors)
-        _require(self.sft_examples >= 1, "prepare.sft_examples", "an integer >= 1", self.sft_examples)
-        _require(self.max_sft_chars >= 10, "prepare.max_sft_chars", "an integer >= 10", self.max_sft_chars)
+        _require(
+            self.sft_examples >= 1, "prepare.sft_examples", "an integer >= 1", self.sft_examples
+        )
+        _require(
+            self.max_sft_chars >= 10,
+            "prepare.max_sft_chars",
+            "an integer >= 10",
+            self.max_sft_chars,
+        )
 
 
 @dataclass(frozen=True)
@@ -191,13 +200,28 @@ class TrainGeneratorParams:
     def __post_init__(self) -> None:
         _require(self.rank >= 1, "train_generator.rank", "an integer >= 1", self.rank)
         _require(self.alpha >= 1, "train_generator.alpha", "an integer >= 1", self.alpha)
-        _require(0.0 <= self.dropout < 1.0, "train_generator.dropout", "a float in [0, 1)", self.dropout)
-        _require(self.max_steps >= 1, "train_generator.max_steps", "an integer >= 1", self.max_steps)
+        _require(
+            0.0 <= self.dropout < 1.0, "train_generator.dropout", "a float in [0, 1)", self.dropout
+        )
+        _require(
+            self.max_steps >= 1, "train_generator.max_steps", "an integer >= 1", self.max_steps
+        )
         _require(self.learning_rate > 0, "train_generator.learning_rate", "> 0", self.learning_rate)
-        _require(self.batch_size >= 1, "train_generator.batch_size", "an integer >= 1", self.batch_size)
-        _require(self.grad_accum >= 1, "train_generator.grad_accum", "an integer >= 1", self.grad_accum)
-        _require(self.max_length >= 16, "train_generator.max_length", "an integer >= 16", self.max_length)
-        _require(self.bf16 in ("auto", True, False), "train_generator.bf16", "'auto', true or false", self.bf16)
+        _require(
+            self.batch_size >= 1, "train_generator.batch_size", "an integer >= 1", self.batch_size
+        )
+        _require(
+            self.grad_accum >= 1, "train_generator.grad_accum", "an integer >= 1", self.grad_accum
+        )
+        _require(
+            self.max_length >= 16, "train_generator.max_length", "an integer >= 16", self.max_length
+        )
+        _require(
+            self.bf16 in ("auto", True, False),
+            "train_generator.bf16",
+            "'auto', true or false",
+            self.bf16,
+        )
 
 
 @dataclass(frozen=True)
@@ -225,9 +249,16 @@ class SynthesizeParams:
     chunk_size: int = 64
 
     def __post_init__(self) -> None:
-        _require(self.backend in ("transformers",), "synthesize.backend", "'transformers'", self.backend)
+        _require(
+            self.backend in ("transformers",), "synthesize.backend", "'transformers'", self.backend
+        )
         _require(self.batch_size >= 1, "synthesize.batch_size", "an integer >= 1", self.batch_size)
-        _require(self.max_new_tokens >= 1, "synthesize.max_new_tokens", "an integer >= 1", self.max_new_tokens)
+        _require(
+            self.max_new_tokens >= 1,
+            "synthesize.max_new_tokens",
+            "an integer >= 1",
+            self.max_new_tokens,
+        )
         _require(self.temperature > 0, "synthesize.temperature", "> 0", self.temperature)
         _require(0 < self.top_p <= 1, "synthesize.top_p", "a float in (0, 1]", self.top_p)
         _require(
@@ -255,7 +286,12 @@ class FilterParams:
 
     def __post_init__(self) -> None:
         _require(self.min_chars >= 1, "filter.min_chars", "an integer >= 1", self.min_chars)
-        _require(self.max_chars > self.min_chars, "filter.max_chars", "> filter.min_chars", self.max_chars)
+        _require(
+            self.max_chars > self.min_chars,
+            "filter.max_chars",
+            "> filter.min_chars",
+            self.max_chars,
+        )
         _require(self.min_words >= 1, "filter.min_words", "an integer >= 1", self.min_words)
 
 
@@ -279,11 +315,23 @@ class TrainEncoderParams:
             "null or an integer >= 1",
             self.max_steps,
         )
-        _require(self.batch_size >= 2, "train_encoder.batch_size", "an integer >= 2", self.batch_size)
+        _require(
+            self.batch_size >= 2, "train_encoder.batch_size", "an integer >= 2", self.batch_size
+        )
         _require(self.learning_rate > 0, "train_encoder.learning_rate", "> 0", self.learning_rate)
-        _require(0 <= self.warmup_ratio < 1, "train_encoder.warmup_ratio", "a float in [0, 1)", self.warmup_ratio)
+        _require(
+            0 <= self.warmup_ratio < 1,
+            "train_encoder.warmup_ratio",
+            "a float in [0, 1)",
+            self.warmup_ratio,
+        )
         _require(self.scale > 0, "train_encoder.scale", "> 0", self.scale)
-        _require(self.max_seq_length >= 8, "train_encoder.max_seq_length", "an integer >= 8", self.max_seq_length)
+        _require(
+            self.max_seq_length >= 8,
+            "train_encoder.max_seq_length",
+            "an integer >= 8",
+            self.max_seq_length,
+        )
 
 
 _EVAL_TASKS = ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
@@ -305,8 +353,18 @@ class EvaluateParams:
 
     def __post_init__(self) -> None:
         bad = [t for t in self.tasks if t not in _EVAL_TASKS]
-        _require(not bad and bool(self.tasks), "evaluate.tasks", f"a non-empty subset of {list(_EVAL_TASKS)}", self.tasks)
-        _require(self.limit is None or self.limit >= 10, "evaluate.limit", "null or an integer >= 10", self.limit)
+        _require(
+            not bad and bool(self.tasks),
+            "evaluate.tasks",
+            f"a non-empty subset of {list(_EVAL_TASKS)}",
+            self.tasks,
+        )
+        _require(
+            self.limit is None or self.limit >= 10,
+            "evaluate.limit",
+            "null or an integer >= 10",
+            self.limit,
+        )
         _require(self.batch_size >= 1, "evaluate.batch_size", "an integer >= 1", self.batch_size)
 
 
@@ -337,7 +395,9 @@ class Params:
             "a FLORES-200 code such as 'hau_Latn'",
             self.language,
         )
-        _require(self.language != "eng_Latn", "language", "a non-English target language", self.language)
+        _require(
+            self.language != "eng_Latn", "language", "a non-English target language", self.language
+        )
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -391,9 +451,12 @@ def _build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ConfigError(f"{where or 'params'}: unknown field(s) {unknown}; expected some of {sorted(names)}")
+        raise ConfigError(
+            f"{where or 'params'}: unknown field(s) {unknown}; expected some of {sorted(names)}"
+        )
     kwargs = {
-        key: _coerce(value, hints[key], f"{where}.{key}" if where else key) for key, value in raw.items()
+        key: _coerce(value, hints[key], f"{where}.{key}" if where else key)
+        for key, value in raw.items()
     }
     return cls(**kwargs)
 
@@ -442,5 +505,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: expected a YAML mapping at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{path}: expected a YAML mapping at the top level, got {type(raw).__name__}"
+        )
     return params_from_dict(raw, source=str(path))

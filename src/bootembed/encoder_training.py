@@ -129,6 +129,7 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -236,6 +237,7 @@ def train_encoder(
     if logging_steps < 1:
         raise ValueError(f"logging_steps: must be >= 1, got {logging_steps}")
 
+    import torch
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -269,47 +271,50 @@ def train_encoder(
         "batch_sampler": "no_duplicates",
         "logging_steps": logging_steps,
     }
-    logger.info(
-        "Training encoder on %d triplets: %s", data.height, json.dumps(hyper_parameters)
-    )
+    logger.info("Training encoder on %d triplets: %s", data.height, json.dumps(hyper_parameters))
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
     try:
-        with tempfile.TemporaryDirectory(prefix="bootembed-encoder-ckpt-") as ckpt_dir:
-            args = SentenceTransformerTrainingArguments(
-                output_dir=ckpt_dir,
-                num_train_epochs=epochs,
-                max_steps=max_steps if max_steps is not None else -1,
-                per_device_train_batch_size=batch_size,
-                learning_rate=learning_rate,
-                warmup_steps=warmup_ratio,  # transformers 5: a float < 1 is a ratio
-                lr_scheduler_type="linear",
-                optim="adamw_torch",
-                seed=seed,
-                data_seed=seed,
-                batch_sampler=BatchSamplers.NO_DUPLICATES,
-                prompts=prompt,
-                logging_strategy="steps",
-                logging_steps=logging_steps,
-                logging_first_step=True,
-                eval_strategy="no",
-                save_strategy="no",
-                report_to="none",
-                disable_tqdm=False,
-                dataloader_num_workers=0,
-            )
-            trainer = SentenceTransformerTrainer(
-                model=model, args=args, train_dataset=train_dataset, loss=loss
-            )
-            start = time.perf_counter()
-            train_output = trainer.train()
-            seconds = time.perf_counter() - start
-            log_history = list(trainer.state.log_history)
+        ckpt_dir = staging / "trainer"  # trainer scratch / checkpoints, deleted with staging
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(ckpt_dir),
+            num_train_epochs=epochs,
+            max_steps=max_steps if max_steps is not None else -1,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=warmup_ratio,  # transformers 5: a float < 1 is a ratio
+            lr_scheduler_type="linear",
+            optim="adamw_torch",
+            seed=seed,
+            data_seed=seed,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            prompts=prompt,
+            logging_strategy="steps",
+            logging_steps=logging_steps,
+            logging_first_step=True,
+            eval_strategy="no",
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=False,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train_dataset, loss=loss
+        )
+        start = time.perf_counter()
+        train_output = trainer.train()
+        seconds = time.perf_counter() - start
+        log_history = list(trainer.state.log_history)
         steps = int(train_output.global_step)
         train_loss = float(train_output.training_loss)
         losses = [
-            {"step": int(e["step"]), "loss": float(e["loss"]), "learning_rate": e.get("learning_rate")}
+            {
+                "step": int(e["step"]),
+                "loss": float(e["loss"]),
+                "learning_rate": e.get("learning_rate"),
+            }
             for e in log_history
             if "loss" in e
         ]

@@ -35,13 +35,18 @@ REASONS = (
 )
 
 
-def _reason(anchor: str, positive: str | None, negative: str | None, params: FilterParams) -> str | None:
+def _reason(
+    anchor: str, positive: str | None, negative: str | None, params: FilterParams
+) -> str | None:
     if positive is None or negative is None:
         return "unparseable"
     pos, neg = positive.strip(), negative.strip()
     if not pos or not neg:
         return "empty"
-    if min(len(pos), len(neg)) < params.min_chars or min(len(pos.split()), len(neg.split())) < params.min_words:
+    if (
+        min(len(pos), len(neg)) < params.min_chars
+        or min(len(pos.split()), len(neg.split())) < params.min_words
+    ):
         return "too_short"
     if max(len(pos), len(neg)) > params.max_chars:
         return "too_long"
@@ -53,7 +58,9 @@ def _reason(anchor: str, positive: str | None, negative: str | None, params: Fil
     return None
 
 
-def filter_triplets(triplets: pl.DataFrame, params: FilterParams) -> tuple[pl.DataFrame, dict[str, int]]:
+def filter_triplets(
+    triplets: pl.DataFrame, params: FilterParams
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Apply the quality filter.
 
     Args:
@@ -69,12 +76,17 @@ def filter_triplets(triplets: pl.DataFrame, params: FilterParams) -> tuple[pl.Da
     """
     missing = {"anchor", "positive", "negative"} - set(triplets.columns)
     if missing:
-        raise ValueError(f"triplets: missing column(s) {sorted(missing)}; expected anchor, positive, negative")
+        raise ValueError(
+            f"triplets: missing column(s) {sorted(missing)}; expected anchor, positive, negative"
+        )
     counts = dict.fromkeys(REASONS, 0)
     keep: list[bool] = []
     seen: set[tuple[str, str, str]] = set()
     for anchor, positive, negative in zip(
-        triplets["anchor"].to_list(), triplets["positive"].to_list(), triplets["negative"].to_list()
+        triplets["anchor"].to_list(),
+        triplets["positive"].to_list(),
+        triplets["negative"].to_list(),
+        strict=False,
     ):
         reason = _reason(anchor, positive, negative, params)
         if reason is None:

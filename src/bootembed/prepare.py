@@ -28,7 +28,12 @@ __all__ = ["ANCHOR_SCHEMA", "build_anchors", "build_xllora_sft"]
 logger = logging.getLogger(__name__)
 
 #: Columns of ``anchors.parquet``.
-ANCHOR_SCHEMA = {"anchor_id": pl.Int64, "anchor": pl.String, "language": pl.String, "source": pl.String}
+ANCHOR_SCHEMA = {
+    "anchor_id": pl.Int64,
+    "anchor": pl.String,
+    "language": pl.String,
+    "source": pl.String,
+}
 
 
 def _candidate_anchors(sources: DataSources, lang: str, anchor_source: str) -> list[str]:
@@ -41,7 +46,9 @@ def _candidate_anchors(sources: DataSources, lang: str, anchor_source: str) -> l
         for pair in load_semrel(sources, lang, "train"):
             sentences.extend((pair.sentence1, pair.sentence2))
         return sentences
-    raise ValueError(f"prepare.anchor_source: expected 'flores_dev' or 'semrel_train', got {anchor_source!r}")
+    raise ValueError(
+        f"prepare.anchor_source: expected 'flores_dev' or 'semrel_train', got {anchor_source!r}"
+    )
 
 
 def build_anchors(
@@ -144,5 +151,7 @@ def build_xllora_sft(
         result[polarity] = [
             xllora_example(usable[i].premise, usable[i].hypothesis, polarity) for i in picked
         ]
-        logger.info("XL-LoRA %s SFT set: %d of %d pairs", polarity, len(result[polarity]), len(pairs))
+        logger.info(
+            "XL-LoRA %s SFT set: %d of %d pairs", polarity, len(result[polarity]), len(pairs)
+        )
     return result

@@ -20,13 +20,17 @@ __all__ = [
 
 POLARITIES = ("positive", "negative")
 
-# Instruction wording follows the reference implementation's generator instruction (premise -> entailment /
-# contradiction in English); plain text for a base (non-chat) model, the answer ends at the first newline.
-_XLLORA_INSTRUCTIONS = {
-    "positive": "Write an English sentence that is entailed by the premise (it must be true if the premise is true).",
-    "negative": "Write an English sentence that contradicts the premise (it must be false if the premise is true).",
-}
-_XLLORA_TEMPLATE = "{instruction}\nPremise: {premise}\nEnglish sentence:"
+# Instruction wording of the reference implementation (mbasoz/xllora-embedding, src/lora_training.py), with the
+# hypothesis language fixed to English. The reference wraps it in the chat template of gemma-3-27b-it; the default
+# generator here is a base (non-chat) model, so the prompt is plain text and ends with an answer cue; the answer
+# ends at the first newline.
+_XLLORA_LABELS = {"positive": "entailment", "negative": "contradiction"}
+_ARTICLES = {"positive": "an", "negative": "a"}
+_XLLORA_TEMPLATE = (
+    "You are an expert at natural language inference. Given a premise, you should return {article} {label} sentence "
+    "example (in English) to the premise. Return only the {label} sentence example of the premise without any "
+    "preamble or explanation.\n\nPremise: {premise}\nEnglish sentence:"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ def xllora_prompt(premise: str, polarity: str) -> str:
     premise = " ".join(premise.split())
     if not premise:
         raise ValueError("premise: expected a non-empty sentence")
-    return _XLLORA_TEMPLATE.format(instruction=_XLLORA_INSTRUCTIONS[polarity], premise=premise)
+    return _XLLORA_TEMPLATE.format(
+        article=_ARTICLES[polarity], label=_XLLORA_LABELS[polarity], premise=premise
+    )
 
 
 def xllora_example(premise: str, hypothesis: str, polarity: str) -> PromptExample:

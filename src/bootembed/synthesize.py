@@ -51,7 +51,9 @@ TRIPLET_SCHEMA: dict[str, pl.DataType] = {
 def fingerprint(anchors: pl.DataFrame, **settings: object) -> str:
     """Stable 16-hex-digit digest of the anchors (ids and text) and the generation settings."""
     digest = hashlib.sha256()
-    for anchor_id, anchor in zip(anchors["anchor_id"].to_list(), anchors["anchor"].to_list()):
+    for anchor_id, anchor in zip(
+        anchors["anchor_id"].to_list(), anchors["anchor"].to_list(), strict=True
+    ):
         digest.update(f"{anchor_id}\t{anchor}\n".encode())
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
@@ -170,7 +172,9 @@ def synthesize_triplets(
         "unparseable_positive": float(triplets["positive"].null_count()),
         "unparseable_negative": float(triplets["negative"].null_count()),
     }
-    stats["generations_per_second"] = round(stats["generations"] / seconds, 3) if seconds > 0 else 0.0
+    stats["generations_per_second"] = (
+        round(stats["generations"] / seconds, 3) if seconds > 0 else 0.0
+    )
     if not keep_parts:
         shutil.rmtree(parts_dir, ignore_errors=True)
     logger.info("synthesised %d triplets: %s", triplets.height, stats)

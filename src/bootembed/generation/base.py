@@ -97,5 +97,7 @@ def make_backend(
     if name == "transformers":
         from bootembed.generation.transformers_backend import TransformersBackend
 
-        return TransformersBackend(base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size)
+        return TransformersBackend(
+            base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size
+        )
     raise ValueError(f"synthesize.backend: expected 'transformers', got {name!r}")

@@ -33,7 +33,11 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     if torch.cuda.is_available():
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
     capability = torch.backends.cpu.get_cpu_capability()
-    return torch.bfloat16 if capability in ("AVX512_BF16", "AMX") or "AMX" in capability else torch.float32
+    return (
+        torch.bfloat16
+        if capability in ("AVX512_BF16", "AMX") or "AMX" in capability
+        else torch.float32
+    )
 
 
 class TransformersBackend(GenerationBackend):
@@ -137,14 +141,16 @@ class TransformersBackend(GenerationBackend):
             kwargs.update(temperature=None, top_p=None, top_k=None)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         with self._use_adapter(adapter):
-            for batch in tqdm(batches, desc=f"generate[{adapter or 'base'}]", unit="batch", leave=False):
+            for batch in tqdm(
+                batches, desc=f"generate[{adapter or 'base'}]", unit="batch", leave=False
+            ):
                 set_seed(sampling.seed + batch[0])
                 enc = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True)
                 enc = enc.to(self.device)
                 out = self.model.generate(**enc, **kwargs)
                 new_tokens = out[:, enc["input_ids"].shape[1] :]
                 texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-                for i, text in zip(batch, texts):
+                for i, text in zip(batch, texts, strict=True):
                     outputs[i] = text
         return outputs
 

@@ -81,7 +81,9 @@ def materialize_generator(params: GeneratorSourceParams, output_dir: str | Path)
             )
         else:
             if params.source == "local" and not Path(params.id).exists():
-                raise FileNotFoundError(f"models.generator.id: local path {params.id!r} does not exist")
+                raise FileNotFoundError(
+                    f"models.generator.id: local path {params.id!r} does not exist"
+                )
             tokenizer = AutoTokenizer.from_pretrained(params.id)
             model = AutoModelForCausalLM.from_pretrained(params.id, dtype=torch.float32)
         model.save_pretrained(str(tmp))

