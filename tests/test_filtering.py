@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from bootembed.config import FilterParams
-from bootembed.filtering import REASONS, filter_triplets
+from bootembed.filtering import REASONS, dice, filter_triplets
 
 
 def _frame(rows):
@@ -23,7 +23,7 @@ def test_each_reason_is_counted_and_good_rows_kept():
         ("Ina son ruwa.", "Yes", "I hate water."),  # too_short
         ("Ina son ruwa.", "x " * 300, "I hate water."),  # too_long
         ("Ina son ruwa.", "ina SON   ruwa.", "I hate water."),  # copy_of_anchor (normalised)
-        ("Yana gida.", "He is at home.", "he is at home."),  # positive_equals_negative
+        ("Yana gida a yau.", "He is at home.", "he is at home."),  # positive_equals_negative
         ("Ina son ruwa.", "I like water.", "I hate water."),  # duplicate
     ]
     kept, counts = filter_triplets(
@@ -42,3 +42,21 @@ def test_extra_columns_survive_and_missing_columns_fail():
     assert kept["anchor_id"].to_list() == [7]
     with pytest.raises(ValueError, match="negative"):
         filter_triplets(frame.drop("negative"), FilterParams())
+
+
+def test_dice_and_near_copies():
+    assert dice("a b c d", "a b c d") == 1.0
+    assert dice("a b", "c d") == 0.0
+    assert dice("A b c", "a B x y z") == 0.5
+    row = [
+        (
+            "Tsohon Kakakin Majalisar Wakilai ta Amurka",
+            "Tsohon Kakakin Majalisar Wakilai",
+            "He was never a speaker.",
+        )
+    ]
+    frame = _frame(row)
+    _, counts = filter_triplets(frame, FilterParams(max_anchor_overlap=0.5))
+    assert counts["copy_of_anchor"] == 1
+    kept, _ = filter_triplets(frame, FilterParams(max_anchor_overlap=1.0))
+    assert kept.height == 1

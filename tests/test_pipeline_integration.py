@@ -113,5 +113,19 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     _run(["git", "add", "-A"], smoke_repo)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], smoke_repo)
     _run(["dvc", "exp", "run", "-S", "evaluate.limit=40"], smoke_repo)
-    shown = _run(["dvc", "exp", "show", "--json"], smoke_repo)
-    assert "finetuned" in shown and "evaluate.limit" in shown
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], smoke_repo).strip().splitlines()[-1])
+    limits = list(_find(shown, "limit"))
+    assert 40 in limits, limits  # the experiment's parameter value is listed
+    assert any(isinstance(v, dict) and "sib200_accuracy" in v for v in _find(shown, "finetuned"))
+
+
+def _find(tree: object, key: str):
+    """Yield every value stored under ``key`` anywhere in a JSON tree."""
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            if k == key:
+                yield v
+            yield from _find(v, key)
+    elif isinstance(tree, list):
+        for item in tree:
+            yield from _find(item, key)

@@ -278,11 +278,14 @@ class FilterParams:
         min_chars: shortest allowed positive / negative (characters, after stripping).
         max_chars: longest allowed positive / negative.
         min_words: fewest whitespace-separated words in a positive / negative.
+        max_anchor_overlap: highest allowed Dice coefficient between the word sets of the anchor and the
+            positive / negative (higher = a near-copy of the anchor).
     """
 
     min_chars: int = 8
     max_chars: int = 400
     min_words: int = 2
+    max_anchor_overlap: float = 0.5
 
     def __post_init__(self) -> None:
         _require(self.min_chars >= 1, "filter.min_chars", "an integer >= 1", self.min_chars)
@@ -293,6 +296,12 @@ class FilterParams:
             self.max_chars,
         )
         _require(self.min_words >= 1, "filter.min_words", "an integer >= 1", self.min_words)
+        _require(
+            0 < self.max_anchor_overlap <= 1,
+            "filter.max_anchor_overlap",
+            "a float in (0, 1]",
+            self.max_anchor_overlap,
+        )
 
 
 @dataclass(frozen=True)

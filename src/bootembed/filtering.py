@@ -6,7 +6,9 @@ Each dropped row is counted under the first reason that applies, in this order:
 ``empty``            positive or negative is blank after stripping;
 ``too_short``        fewer than ``min_chars`` characters or ``min_words`` words;
 ``too_long``         more than ``max_chars`` characters;
-``copy_of_anchor``   positive or negative equals the anchor (after normalisation);
+``copy_of_anchor``   positive or negative equals the anchor (after normalisation), or copies most of it: the Dice
+                     coefficient of their word sets exceeds ``max_anchor_overlap`` (a base LM tends to echo the
+                     premise instead of writing a hypothesis);
 ``positive_equals_negative``  the two generations are identical (no contrast);
 ``duplicate``        the same (anchor, positive, negative) was already kept.
 """
@@ -20,7 +22,7 @@ import polars as pl
 from bootembed.config import FilterParams
 from bootembed.data.contamination import normalize_sentence
 
-__all__ = ["REASONS", "filter_triplets"]
+__all__ = ["REASONS", "dice", "filter_triplets"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,14 @@ REASONS = (
     "positive_equals_negative",
     "duplicate",
 )
+
+
+def dice(a: str, b: str) -> float:
+    """Dice coefficient of the normalised word sets of ``a`` and ``b``: 2|A∩B| / (|A| + |B|), in [0, 1]."""
+    words_a, words_b = set(normalize_sentence(a).split()), set(normalize_sentence(b).split())
+    if not words_a and not words_b:
+        return 1.0
+    return 2 * len(words_a & words_b) / (len(words_a) + len(words_b))
 
 
 def _reason(
@@ -52,6 +62,8 @@ def _reason(
         return "too_long"
     norm_anchor, norm_pos, norm_neg = (normalize_sentence(t) for t in (anchor, pos, neg))
     if norm_pos == norm_anchor or norm_neg == norm_anchor:
+        return "copy_of_anchor"
+    if max(dice(anchor, pos), dice(anchor, neg)) > params.max_anchor_overlap:
         return "copy_of_anchor"
     if norm_pos == norm_neg:
         return "positive_equals_negative"
@@ -99,8 +111,6 @@ def filter_triplets(
             counts[reason] += 1
         keep.append(reason is None)
     kept = triplets.filter(pl.Series(keep, dtype=pl.Boolean))
-    if not keep:
-        kept = triplets.clear()
     counts["input"] = triplets.height
     counts["kept"] = kept.height
     logger.info("filter: %s", counts)

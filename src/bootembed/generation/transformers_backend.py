@@ -131,6 +131,9 @@ class TransformersBackend(GenerationBackend):
         outputs: list[str] = [""] * len(prompts)
         kwargs: dict[str, object] = {
             "max_new_tokens": sampling.max_new_tokens,
+            # The stop ids include the newline: forbid stopping before the first generated token, or a base
+            # model that likes to open with a line break returns nothing.
+            "min_new_tokens": 1,
             "do_sample": sampling.do_sample,
             "eos_token_id": self._stop_ids,
             "pad_token_id": self.tokenizer.pad_token_id,
