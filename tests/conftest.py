@@ -23,6 +23,31 @@ def data_root() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def real_sources(data_root: Path):  # noqa: ANN201 - bootembed.data.DataSources
+    """``DataSources`` reading the real mirror."""
+    from bootembed.data import DataSourceConfig, DataSources
+
+    return DataSources(DataSourceConfig("local", str(data_root)))
+
+
+@pytest.fixture(scope="session")
+def real_generator_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Gemma-3-270M from the packaged GGUF, materialised once per session (about 1 GB, 1-3 min).
+
+    ``BOOTEMBED_GEMMA_DIR`` may point at an already materialised folder to skip the work.
+    """
+    preset = os.environ.get("BOOTEMBED_GEMMA_DIR")
+    if preset and (Path(preset) / "config.json").is_file():
+        return Path(preset)
+    from bootembed.config import GeneratorSourceParams
+    from bootembed.models.sources import materialize_generator
+
+    return materialize_generator(
+        GeneratorSourceParams(), tmp_path_factory.mktemp("gemma") / "generator"
+    )
+
+
 _CORPUS = [
     "Write an English sentence that is entailed by the premise.",
     "Write an English sentence that contradicts the premise.",

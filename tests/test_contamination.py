@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from bootembed.data import (
 )
 
 logger = logging.getLogger(__name__)
-
-REAL_ROOT = Path(
-    os.environ.get(
-        "BOOTEMBED_DATA_ROOT", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
 
 
 def _write(root: Path, rel: str, text: str) -> None:
@@ -109,13 +102,6 @@ def test_guard_missing_evaluation_file_is_an_error(tmp_path: Path) -> None:
 
 
 # --- integration: the real mirror ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_sources() -> DataSources:
-    if not (REAL_ROOT / "flores200").is_dir():
-        pytest.skip(f"real data mirror not found at {REAL_ROOT} (set BOOTEMBED_DATA_ROOT)")
-    return DataSources(DataSourceConfig("local", str(REAL_ROOT)))
 
 
 @pytest.mark.integration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from pathlib import Path
 
@@ -31,12 +30,6 @@ from bootembed.data import (
     validate_flores_code,
 )
 from bootembed.data.sources import FLORES_URL, default_fetch
-
-REAL_ROOT = Path(
-    os.environ.get(
-        "BOOTEMBED_DATA_ROOT", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
 
 SIB_HEADER = "index_id\tcategory\ttext\n"
 SEMREL_OK = (
@@ -413,13 +406,6 @@ def test_download_mode_with_file_urls(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 # --- integration: the real mirror ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_sources() -> DataSources:
-    if not (REAL_ROOT / "flores200").is_dir():
-        pytest.skip(f"real data mirror not found at {REAL_ROOT} (set BOOTEMBED_DATA_ROOT)")
-    return DataSources(DataSourceConfig("local", str(REAL_ROOT)))
 
 
 @pytest.mark.integration

