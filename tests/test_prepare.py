@@ -54,5 +54,7 @@ def test_xllora_sft_examples_round_trip(real_sources):
         for ex in examples:
             assert ex.prompt.endswith("English sentence:")
             assert ("entailment" if polarity == "positive" else "contradiction") in ex.prompt
-            # What the generator learns to write is exactly what synthesis parses back.
-            assert parse_generation(ex.completion) == ex.completion.strip()
+            # What the generator learns to write is what synthesis parses back (at most the quotes that
+            # enclose a whole sentence are dropped).
+            target, parsed = ex.completion.strip(), parse_generation(ex.completion)
+            assert parsed == target or parsed == target[1:-1].strip(), (target, parsed)

@@ -25,6 +25,8 @@ def test_example_completion_ends_with_newline_and_parses_back():
     [
         (" The man is happy.\nPremise: more text", "The man is happy."),
         ('  "A dog runs."  ', "A dog runs."),
+        ('"We have finished it".', '"We have finished it".'),
+        ("“Quoted.”", "Quoted."),
         ("English sentence: It rains.", "It rains."),
         ("\n\nSecond line only", "Second line only"),
         ("", None),

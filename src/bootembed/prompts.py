@@ -94,8 +94,8 @@ _LABEL = re.compile(r"^(english sentence|sentence|hypothesis|answer)\s*:\s*", re
 def parse_generation(text: str) -> str | None:
     """Extract the generated sentence from a raw continuation.
 
-    Keeps the text up to the first newline, removes a leading label (``"English sentence:"``), surrounding
-    quotes and whitespace.
+    Keeps the text up to the first newline, removes a leading label (``"English sentence:"``), quotes that
+    enclose the whole sentence, and surrounding whitespace.
 
     Args:
         text: the decoded continuation (prompt excluded, special tokens removed).
@@ -105,7 +105,11 @@ def parse_generation(text: str) -> str | None:
     """
     line = text.lstrip().split("\n", 1)[0]
     line = _LABEL.sub("", line.strip())
-    line = line.strip().strip(_QUOTES).strip()
+    line = line.strip()
+    # Remove quotes only when they enclose the whole sentence: '"It rains."' -> 'It rains.', but
+    # '"We have finished it".' keeps its (balanced) quotes.
+    while len(line) >= 2 and line[0] in _QUOTES and line[-1] in _QUOTES:
+        line = line[1:-1].strip()
     if not any(ch.isalnum() for ch in line):
         return None
     return line
