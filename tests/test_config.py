@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_repository_params_load():
     params = load_params(REPO / "params.yaml")
-    assert params.language == "hau_Latn"
+    assert params.languages == ("hau_Latn", "afr_Latn")
+    assert params.strategies == ("translation", "english", "icl", "composition", "xllora")
+    assert params.compose.reference_weight == -params.compose.language_weight  # AdaMergeX default
     assert params.train_generator.learning_rate == pytest.approx(2e-4)
     assert params.evaluate.limit is None
 
@@ -28,7 +31,14 @@ def test_smoke_override_merges_and_validates():
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        ({"language": "hausa"}, "language"),
+        ({"languages": ["hausa"]}, "languages[0]"),
+        ({"languages": ["eng_Latn"]}, "languages[0]"),
+        ({"languages": ["hau_Latn", "hau_Latn"]}, "languages"),
+        ({"strategies": ["icl", "magic"]}, "strategies"),
+        ({"icl": {"instruction": "Write {nonsense}"}}, "icl.instruction"),
+        ({"icl": {"num_shots": 4, "pool_size": 2}}, "icl.pool_size"),
+        ({"compose": {"combination_type": "ties"}}, "compose.combination_type"),
+        ({"synthesize": {"backend": "llama.cpp"}}, "synthesize.backend"),
         ({"train_generator": {"rank": 0}}, "train_generator.rank"),
         ({"train_generator": {"rank": "8"}}, "train_generator.rank"),
         ({"prepare": {"anchor_source": "wiki"}}, "prepare.anchor_source"),
@@ -39,7 +49,7 @@ def test_smoke_override_merges_and_validates():
     ],
 )
 def test_invalid_values_name_the_field(raw, field):
-    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(field)):
         params_from_dict(raw, source="params.yaml")
 
 

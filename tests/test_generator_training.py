@@ -97,6 +97,10 @@ def test_tokenize_prompt_completion_masks_prompt_and_adds_bos_once(tiny_model_di
     assert tokenize_prompt_completion(tok, "premise : the cat", "cat sat", max_length=5) is None
     short = tokenize_prompt_completion(tok, "premise : the cat", "cat sat", max_length=6)
     assert short is not None and len(short["input_ids"]) == 6 and short["completion_mask"][-1] == 1
+    # Language-adapter text (empty prompt): the loss covers every token after BOS.
+    lm = tokenize_prompt_completion(tok, "", "the cat sat", max_length=64)
+    assert lm is not None and lm["input_ids"][0] == tok.bos_token_id
+    assert lm["completion_mask"] == [0] + [1] * (len(lm["input_ids"]) - 1)
 
 
 def test_trainer_collated_batch_ignores_prompt_tokens(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -192,7 +196,8 @@ def test_train_lora_adapter_writes_loadable_adapter_and_learns(
     [
         ({"examples": []}, "examples"),
         ({"examples": [{"prompt": "a"}]}, "completion"),
-        ({"examples": [{"prompt": "", "completion": "b"}]}, "prompt"),
+        ({"examples": [{"prompt": None, "completion": "b"}]}, "prompt"),
+        ({"examples": [{"prompt": "a", "completion": " "}]}, "completion"),
         ({"examples": "premise"}, "examples"),
         ({"rank": 0}, "rank"),
         ({"alpha": -1}, "alpha"),

@@ -70,29 +70,44 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pat
 
 def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     _run(["dvc", "repro"], smoke_repo)
-
-    prepare = json.loads((smoke_repo / "metrics/prepare.json").read_text())
-    assert prepare["anchors"]["anchors"] == 16
-    assert (
-        prepare["anchors"]["contaminated"] > 0
-    )  # SIB-200 dev/test sentences were removed from FLORES dev
-
     import polars as pl
 
-    triplets = pl.read_parquet(smoke_repo / "data/synthetic/triplets.parquet")
-    assert triplets.height == 16
-    assert set(triplets["strategy"]) == {"xllora"} and set(triplets["language"]) == {"hau_Latn"}
-    assert triplets["anchor_id"].n_unique() == 16
+    lang = "hau_Latn"
+    prepare = json.loads((smoke_repo / f"metrics/prepare/{lang}.json").read_text())
+    assert prepare["anchors"]["anchors"] == 16
+    assert prepare["anchors"]["contaminated"] > 0  # SIB-200 dev/test sentences left FLORES dev
+    assert prepare["augment_pairs"] == 8 and prepare["lm_sentences"] == 16
 
-    filt = json.loads((smoke_repo / "metrics/filter.json").read_text())
-    assert filt["input"] == 16 and filt["kept"] >= 2
+    anchors = pl.read_parquet(smoke_repo / f"data/prepared/{lang}/anchors.parquet")
+    augment = pl.read_parquet(smoke_repo / f"data/prepared/{lang}/augment_pairs.parquet")
+    assert not set(anchors["source_index"]) & set(augment["source_index"])
 
-    gen = json.loads((smoke_repo / "metrics/train_generator.json").read_text())
-    assert gen["positive"]["steps"] == 2 and gen["negative"]["steps"] == 2
+    for strategy in ("icl", "composition", "xllora"):
+        triplets = pl.read_parquet(smoke_repo / f"data/synthetic/{lang}/{strategy}.parquet")
+        assert triplets.height == 16, strategy
+        assert set(triplets["strategy"]) == {strategy} and set(triplets["language"]) == {lang}
+        assert triplets["anchor"].to_list() == anchors["anchor"].to_list()
+        filt = json.loads((smoke_repo / f"metrics/filter/{lang}/{strategy}.json").read_text())
+        assert filt["filter"]["input"] == 16 and filt["filter"]["kept"] >= 2
+        diag = filt["diagnostics"]
+        assert 0.0 <= diag["code_switch_rate_positive"] <= 1.0
+        assert 0.0 <= diag["failure_rate_negative"] <= 1.0
 
-    ev = json.loads((smoke_repo / "metrics/eval.json").read_text())
-    for model in ("base", "finetuned"):
-        scores = ev[model]
+    augmented = json.loads((smoke_repo / f"metrics/augment/{lang}.json").read_text())
+    xllora = json.loads((smoke_repo / f"metrics/train_generator/xllora_{lang}.json").read_text())
+    # XL-LoRA trains on the reference pairs plus the kept augmentation examples.
+    assert xllora["positive"]["examples"] == 16 + augmented["examples"]["positive"]["kept"]
+    assert xllora["positive"]["steps"] == 2
+    compose = json.loads((smoke_repo / f"metrics/compose/{lang}.json").read_text())
+    assert compose["positive"]["weights"] == {"task": 1.0, "language": 1.0, "reference": -1.0}
+
+    translation = pl.read_parquet(smoke_repo / f"data/triplets/{lang}/translation.parquet")
+    assert (translation["positive"] != translation["negative"]).all()
+
+    summary = json.loads((smoke_repo / "metrics/summary.json").read_text())
+    models = ("base", "translation", "english", "icl", "composition", "xllora")
+    for model in models:
+        scores = summary["scores"][lang][model]
         for key in (
             "semrel_spearman",
             "flores_bitext_f1_tgt2eng",
@@ -102,8 +117,11 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
         ):
             assert math.isfinite(scores[key]), (model, key)
     # The base multilingual-e5-small is a real encoder: retrieval of translations is far above chance (10/50).
-    assert ev["base"]["flores_retrieval_recall_at_10"] > 0.5
-    assert (smoke_repo / "results/mteb/base").is_dir()
+    assert summary["scores"][lang]["base"]["flores_retrieval_recall_at_10"] > 0.5
+    table = (smoke_repo / "metrics/summary.md").read_text()
+    assert all(model in table for model in models)
+    assert (smoke_repo / "metrics/plots/semrel_spearman.csv").is_file()
+    assert (smoke_repo / f"results/mteb/{lang}/xllora").is_dir()
 
     # Nothing changed: a second repro reruns nothing.
     out = _run(["dvc", "repro"], smoke_repo)
@@ -116,7 +134,7 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], smoke_repo).strip().splitlines()[-1])
     limits = list(_find(shown, "limit"))
     assert 40 in limits, limits  # the experiment's parameter value is listed
-    assert any(isinstance(v, dict) and "sib200_accuracy" in v for v in _find(shown, "finetuned"))
+    assert any(isinstance(v, dict) and "sib200_accuracy" in v for v in _find(shown, "scores"))
 
 
 def _find(tree: object, key: str):

@@ -8,7 +8,14 @@ from bootembed.data.contamination import normalize_sentence
 from bootembed.data.flores import load_flores
 from bootembed.data.semrel import load_semrel
 from bootembed.data.sib200 import load_sib200
-from bootembed.prepare import ANCHOR_SCHEMA, build_anchors, build_xllora_sft
+from bootembed.prepare import (
+    ANCHOR_SCHEMA,
+    build_anchors,
+    build_augment_pairs,
+    build_lm_text,
+    build_task_sft,
+    build_xllora_sft,
+)
 from bootembed.prompts import parse_generation
 
 pytestmark = pytest.mark.integration
@@ -58,3 +65,40 @@ def test_xllora_sft_examples_round_trip(real_sources):
             # enclose a whole sentence are dropped).
             target, parsed = ex.completion.strip(), parse_generation(ex.completion)
             assert parsed == target or parsed == target[1:-1].strip(), (target, parsed)
+
+
+def test_anchor_source_index_points_at_the_flores_line(real_sources):
+    frame, _ = build_anchors(real_sources, "afr_Latn", max_anchors=30, seed=2)
+    dev = [" ".join(s.split()) for s in load_flores(real_sources, "afr_Latn", "dev")]
+    assert [dev[i] for i in frame["source_index"]] == frame["anchor"].to_list()
+
+
+def test_augment_pairs_are_parallel_clean_and_disjoint_from_anchors(real_sources):
+    anchors, _ = build_anchors(real_sources, "hau_Latn", max_anchors=100, seed=4)
+    pairs = build_augment_pairs(
+        real_sources,
+        "hau_Latn",
+        num_pairs=10_000,
+        exclude_indices=anchors["source_index"].to_list(),
+        seed=4,
+    )
+    assert not set(pairs["source_index"]) & set(anchors["source_index"])
+    english = [" ".join(s.split()) for s in load_flores(real_sources, "eng_Latn", "dev")]
+    assert [english[i] for i in pairs["source_index"]] == pairs["english"].to_list()
+    evaluation = _evaluation_sentences(real_sources, "hau_Latn")
+    assert not {normalize_sentence(p) for p in pairs["premise"]} & evaluation
+    assert 600 < pairs.height < 997 - 100  # SIB-200 dev/test lines and the anchors are left out
+
+
+def test_language_text_and_sick_task_sets(real_sources):
+    text = build_lm_text(real_sources, "hau_Latn", max_sentences=25, seed=1)
+    assert len(text) == 25 and all(ex.prompt == "" and ex.completion for ex in text)
+    assert not {normalize_sentence(ex.completion) for ex in text} & _evaluation_sentences(
+        real_sources, "hau_Latn"
+    )
+    task = build_task_sft(real_sources, num_examples=15, seed=1)
+    for polarity, examples in task.items():
+        assert len(examples) == 15
+        assert all(ex.prompt.endswith("\nSentence:") for ex in examples)
+        label = "entailment" if polarity == "positive" else "contradiction"
+        assert all(label in ex.prompt for ex in examples)

@@ -151,3 +151,51 @@ def test_bad_anchor_frames(backend: TransformersBackend, tmp_path: Path):
     dup = pl.concat([_anchors(2), _anchors(2)])
     with pytest.raises(ValueError, match="unique"):
         synthesize_triplets(backend, dup, work_dir=tmp_path, sampling=SAMPLING, generator_id="g")
+
+
+def test_merged_lora_gives_the_same_greedy_output(
+    tiny_causal_lm: Path, adapters: dict[str, Path], backend: TransformersBackend
+):
+    merged = make_backend(
+        "transformers",
+        tiny_causal_lm,
+        adapters=adapters,
+        dtype="float32",
+        batch_size=3,
+        merge_lora=True,
+    )
+    prompts = ["Premise: a", "Premise: the cat sits on the mat and more words", "x"]
+    for adapter in (None, "positive", "negative"):
+        assert merged.generate(prompts, adapter=adapter, sampling=SAMPLING) == backend.generate(
+            prompts, adapter=adapter, sampling=SAMPLING
+        ), adapter
+    with pytest.raises(KeyError, match="nope"):
+        merged.generate(prompts, adapter="nope", sampling=SAMPLING)
+
+
+def test_custom_prompt_builder_and_base_model_per_polarity(
+    backend: TransformersBackend, tmp_path: Path
+):
+    seen: list[tuple[int, str]] = []
+
+    def build(row, polarity):
+        seen.append((row["anchor_id"], polarity))
+        return f"{polarity}: {row['anchor']}"
+
+    triplets, _ = synthesize_triplets(
+        backend,
+        _anchors(4),
+        work_dir=tmp_path,
+        sampling=SAMPLING,
+        generator_id="tiny",
+        chunk_size=3,
+        strategy="icl",
+        adapters={"positive": None, "negative": None},
+        build_prompt=build,
+    )
+    assert sorted(seen) == sorted((i, p) for i in range(10, 14) for p in ("positive", "negative"))
+    expected = backend.generate(
+        [f"negative: {a}" for a in _anchors(4)["anchor"]], adapter=None, sampling=SAMPLING
+    )
+    assert triplets["negative_raw"].to_list() == expected
+    assert set(triplets["strategy"]) == {"icl"}

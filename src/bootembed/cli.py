@@ -91,51 +91,153 @@ def models(params_path: Path, generator_out: Path, encoder_out: Path) -> None:
     logger.info("models stage done in %.1f s", time.perf_counter() - start)
 
 
+_LANGUAGE = click.option(
+    "--language",
+    required=True,
+    help="FLORES-200 code of the target language (one of params.yaml `languages`), e.g. hau_Latn.",
+)
+
+
+def _write_jsonl(path: Path, examples: list) -> None:  # list[PromptExample]
+    from bootembed.io import atomic_file
+
+    with atomic_file(path) as tmp:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for example in examples:
+                handle.write(json.dumps(example.as_dict(), ensure_ascii=False) + "\n")
+
+
+def _check_language(language: str) -> str:
+    from bootembed.config import ConfigError, check_language
+
+    try:
+        return check_language(language, "--language")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command()
 @_PARAMS
-@click.option("--out-dir", default="data/prepared", show_default=True, type=Path)
-@click.option(
-    "--metrics", "metrics_path", default="metrics/prepare.json", show_default=True, type=Path
-)
-def prepare(params_path: Path, out_dir: Path, metrics_path: Path) -> None:
-    """Select contamination-free anchors and build the XL-LoRA SFT sets."""
+@_LANGUAGE
+@click.option("--out-dir", required=True, type=Path, help="e.g. data/prepared/hau_Latn")
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def prepare(params_path: Path, language: str, out_dir: Path, metrics_path: Path) -> None:
+    """Per language: anchors, XL-LoRA reference SFT sets, augmentation pairs and language-adapter text."""
     from bootembed.data.contamination import ContaminationGuard
-    from bootembed.io import atomic_file, write_parquet
-    from bootembed.prepare import build_anchors, build_xllora_sft
+    from bootembed.io import write_parquet
+    from bootembed.prepare import (
+        build_anchors,
+        build_augment_pairs,
+        build_lm_text,
+        build_xllora_sft,
+    )
 
     params = load_params(params_path)
+    language = _check_language(language)
     sources = _sources(params, params_path)
+    p = params.prepare
     start = time.perf_counter()
-    guard = ContaminationGuard.for_language(sources, params.language)
+    guard = ContaminationGuard.for_language(sources, language)
     anchors, counts = build_anchors(
         sources,
-        params.language,
-        anchor_source=params.prepare.anchor_source,
-        max_anchors=params.prepare.max_anchors,
+        language,
+        anchor_source=p.anchor_source,
+        max_anchors=p.max_anchors,
         seed=params.seed,
         guard=guard,
     )
     sft = build_xllora_sft(
         sources,
-        num_examples=params.prepare.sft_examples,
-        max_chars=params.prepare.max_sft_chars,
+        num_examples=p.sft_examples,
+        max_chars=p.max_sft_chars,
         seed=params.seed,
         guard=guard,
     )
+    exclude = anchors["source_index"].to_list() if p.anchor_source == "flores_dev" else []
+    augment = build_augment_pairs(
+        sources,
+        language,
+        num_pairs=p.augment_pairs,
+        exclude_indices=exclude,
+        seed=params.seed,
+        guard=guard,
+    )
+    lm_text = build_lm_text(
+        sources, language, max_sentences=p.lm_sentences, seed=params.seed, guard=guard
+    )
     write_parquet(out_dir / "anchors.parquet", anchors)
+    write_parquet(out_dir / "augment_pairs.parquet", augment)
     for polarity, examples in sft.items():
-        with atomic_file(out_dir / f"sft_{polarity}.jsonl") as tmp:
-            with tmp.open("w", encoding="utf-8") as handle:
-                for example in examples:
-                    handle.write(json.dumps(example.as_dict(), ensure_ascii=False) + "\n")
-    metrics = {
-        "language": params.language,
-        "seed": params.seed,
-        "anchors": counts,
-        "sft_examples": {k: len(v) for k, v in sft.items()},
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    write_json(metrics_path, metrics)
+        _write_jsonl(out_dir / f"sft_{polarity}.jsonl", examples)
+    _write_jsonl(out_dir / "lm_text.jsonl", lm_text)
+    write_json(
+        metrics_path,
+        {
+            "language": language,
+            "seed": params.seed,
+            "anchors": counts,
+            "sft_examples": {k: len(v) for k, v in sft.items()},
+            "augment_pairs": augment.height,
+            "lm_sentences": len(lm_text),
+            "seconds": round(time.perf_counter() - start, 2),
+        },
+    )
+
+
+@main.command("prepare-english")
+@_PARAMS
+@click.option("--out-dir", default="data/prepared/english", show_default=True, type=Path)
+@click.option(
+    "--metrics",
+    "metrics_path",
+    default="metrics/prepare/english.json",
+    show_default=True,
+    type=Path,
+)
+def prepare_english(params_path: Path, out_dir: Path, metrics_path: Path) -> None:
+    """Language-independent sets: SICK task SFT, ICL exemplars, English-only triplets, reference LM text."""
+    from bootembed.baselines import sick_triplets
+    from bootembed.data import load_sick
+    from bootembed.io import write_parquet
+    from bootembed.prepare import build_lm_text, build_task_sft
+
+    params = load_params(params_path)
+    sources = _sources(params, params_path)
+    p = params.prepare
+    start = time.perf_counter()
+    task = build_task_sft(sources, num_examples=p.task_examples, seed=params.seed)
+    reference = params.compose.reference_language
+    lm_text = build_lm_text(sources, reference, max_sentences=p.lm_sentences, seed=params.seed)
+    pairs = load_sick(sources)
+    # Only premises with both an entailment and a contradiction qualify (SICK TRAIN+TRIAL: 144, TEST: 155).
+    # ICL exemplars come from SICK TEST, the English-only baseline from TRAIN + TRIAL (SICK is not an
+    # evaluation set here): disjoint by construction.
+    exemplars = sick_triplets(
+        pairs, max_triplets=params.icl.pool_size, seed=params.seed, splits=("TEST",)
+    )
+    english = sick_triplets(
+        pairs,
+        max_triplets=p.english_triplets or p.max_anchors,
+        seed=params.seed,
+        splits=("TRAIN", "TRIAL"),
+    )
+    for polarity, examples in task.items():
+        _write_jsonl(out_dir / f"task_{polarity}.jsonl", examples)
+    _write_jsonl(out_dir / "lm_text.jsonl", lm_text)
+    write_parquet(out_dir / "icl_exemplars.parquet", exemplars)
+    write_parquet(out_dir / "english_triplets.parquet", english)
+    write_json(
+        metrics_path,
+        {
+            "seed": params.seed,
+            "task_examples": {k: len(v) for k, v in task.items()},
+            "reference_language": reference,
+            "lm_sentences": len(lm_text),
+            "icl_exemplars": exemplars.height,
+            "english_triplets": english.height,
+            "seconds": round(time.perf_counter() - start, 2),
+        },
+    )
 
 
 def _read_jsonl(path: Path) -> list[dict[str, str]]:
@@ -154,66 +256,231 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+def _train_adapter(params: Params, base: Path, examples: list, out: Path, *, lm: bool) -> dict:
+    from bootembed.generator_training import train_lora_adapter
+
+    p = params.train_generator
+    target = p.target_modules if isinstance(p.target_modules, str) else list(p.target_modules)
+    result = train_lora_adapter(
+        base,
+        examples,
+        out,
+        rank=p.rank,
+        alpha=p.alpha,
+        dropout=p.dropout,
+        target_modules=target,
+        max_steps=p.lm_max_steps if lm else p.max_steps,
+        learning_rate=p.learning_rate,
+        batch_size=p.batch_size,
+        grad_accum=p.grad_accum,
+        max_length=p.max_length,
+        seed=params.seed,
+        bf16=p.bf16,
+    )
+    return {
+        "steps": result.steps,
+        "train_loss": round(result.train_loss, 4),
+        "first_loss": round(result.losses[0], 4) if result.losses else None,
+        "last_loss": round(result.losses[-1], 4) if result.losses else None,
+        "examples": result.num_examples,
+        "seconds": round(result.seconds, 1),
+    }
+
+
 @main.command("train-generator")
 @_PARAMS
 @click.option("--base", default="models/base/generator", show_default=True, type=Path)
-@click.option("--sft-dir", default="data/prepared", show_default=True, type=Path)
-@click.option("--out-dir", default="models/generator", show_default=True, type=Path)
 @click.option(
-    "--metrics",
-    "metrics_path",
-    default="metrics/train_generator.json",
-    show_default=True,
+    "--sft",
+    "sft_dirs",
+    multiple=True,
+    required=True,
     type=Path,
+    help="Folder with <prefix>positive.jsonl and <prefix>negative.jsonl; repeat to train on the union.",
 )
+@click.option("--prefix", default="sft_", show_default=True)
+@click.option("--out-dir", required=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
 def train_generator(
-    params_path: Path, base: Path, sft_dir: Path, out_dir: Path, metrics_path: Path
+    params_path: Path,
+    base: Path,
+    sft_dirs: tuple[Path, ...],
+    prefix: str,
+    out_dir: Path,
+    metrics_path: Path,
 ) -> None:
-    """Train the XL-LoRA positive and negative LoRA generators with TRL SFT (completion-only loss)."""
-    from bootembed.generator_training import train_lora_adapter
+    """Train a positive and a negative LoRA generator (XL-LoRA or English task adapters) with TRL SFT."""
     from bootembed.prompts import POLARITIES
 
     params = load_params(params_path)
-    p = params.train_generator
-    target = p.target_modules if isinstance(p.target_modules, str) else list(p.target_modules)
     metrics: dict[str, object] = {"seed": params.seed, "environment": _environment()}
     for polarity in POLARITIES:
-        examples = _read_jsonl(sft_dir / f"sft_{polarity}.jsonl")
-        result = train_lora_adapter(
-            base,
-            examples,
-            out_dir / polarity,
-            rank=p.rank,
-            alpha=p.alpha,
-            dropout=p.dropout,
-            target_modules=target,
-            max_steps=p.max_steps,
-            learning_rate=p.learning_rate,
-            batch_size=p.batch_size,
-            grad_accum=p.grad_accum,
-            max_length=p.max_length,
-            seed=params.seed,
-            bf16=p.bf16,
-        )
-        metrics[polarity] = {
-            "steps": result.steps,
-            "train_loss": round(result.train_loss, 4),
-            "first_loss": round(result.losses[0], 4) if result.losses else None,
-            "last_loss": round(result.losses[-1], 4) if result.losses else None,
-            "examples": result.num_examples,
-            "seconds": round(result.seconds, 1),
-        }
+        examples = [
+            row for folder in sft_dirs for row in _read_jsonl(folder / f"{prefix}{polarity}.jsonl")
+        ]
+        metrics[polarity] = _train_adapter(params, base, examples, out_dir / polarity, lm=False)
     write_json(metrics_path, metrics)
+
+
+@main.command("train-language-adapter")
+@_PARAMS
+@click.option("--base", default="models/base/generator", show_default=True, type=Path)
+@click.option("--text", "text_path", required=True, type=Path, help="lm_text.jsonl of a language")
+@click.option("--out", required=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def train_language_adapter(
+    params_path: Path, base: Path, text_path: Path, out: Path, metrics_path: Path
+) -> None:
+    """Train a language LoRA (causal LM on one language's text) for adapter composition."""
+    params = load_params(params_path)
+    metrics = _train_adapter(params, base, _read_jsonl(text_path), out, lm=True)
+    write_json(metrics_path, {"seed": params.seed, **metrics})
 
 
 @main.command()
 @_PARAMS
+@_LANGUAGE
+@click.option("--base", default="models/base/generator", show_default=True, type=Path)
+@click.option("--task-adapters", required=True, type=Path)
+@click.option("--language-adapter", required=True, type=Path)
+@click.option("--reference-adapter", required=True, type=Path)
+@click.option("--out-dir", required=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def compose(
+    params_path: Path,
+    language: str,
+    base: Path,
+    task_adapters: Path,
+    language_adapter: Path,
+    reference_adapter: Path,
+    out_dir: Path,
+    metrics_path: Path,
+) -> None:
+    """Merge the English task adapters with the language adapters (peft add_weighted_adapter / AdaMergeX)."""
+    from bootembed.composition import compose_adapters
+    from bootembed.prompts import POLARITIES
+
+    params = load_params(params_path)
+    c = params.compose
+    metrics: dict[str, object] = {"language": language, "combination_type": c.combination_type}
+    for polarity in POLARITIES:
+        adapters = {"task": task_adapters / polarity, "language": language_adapter}
+        weights = {"task": c.task_weight, "language": c.language_weight}
+        if c.reference_weight != 0:
+            adapters["reference"] = reference_adapter
+            weights["reference"] = c.reference_weight
+        result = compose_adapters(
+            base, adapters, weights, out_dir / polarity, combination_type=c.combination_type
+        )
+        metrics[polarity] = {"weights": result.weights, "rank": result.rank}
+    write_json(metrics_path, metrics)
+
+
+def _generator_id(base: Path, adapters_dir: Path | None, strategy: str) -> str:
+    base_id = (
+        read_json(base / "source.json").get("id", str(base))
+        if (base / "source.json").exists()
+        else str(base)
+    )
+    if adapters_dir is None:
+        return f"{base_id}+{strategy}"
+    return f"{base_id}+{strategy}@{_dir_digest(adapters_dir)}"
+
+
+def _sampling(params: Params):  # noqa: ANN202 - SamplingConfig
+    from bootembed.generation.base import SamplingConfig
+
+    s = params.synthesize
+    return SamplingConfig(
+        max_new_tokens=s.max_new_tokens,
+        do_sample=s.do_sample,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        seed=params.seed,
+    )
+
+
+def _backend(params: Params, base: Path, adapters: dict[str, Path] | None):  # noqa: ANN202
+    from bootembed.generation.base import make_backend
+
+    s = params.synthesize
+    return make_backend(
+        s.backend,
+        base,
+        adapters=adapters,
+        dtype=s.dtype,
+        batch_size=s.batch_size,
+        merge_lora=s.merge_lora,
+    )
+
+
+@main.command()
+@_PARAMS
+@_LANGUAGE
+@click.option("--base", default="models/base/generator", show_default=True, type=Path)
+@click.option("--task-adapters", required=True, type=Path)
+@click.option("--pairs", required=True, type=Path, help="augment_pairs.parquet")
+@click.option("--out-dir", required=True, type=Path)
+@click.option("--work-dir", default="data/.synthesize-work", show_default=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def augment(
+    params_path: Path,
+    language: str,
+    base: Path,
+    task_adapters: Path,
+    pairs: Path,
+    out_dir: Path,
+    work_dir: Path,
+    metrics_path: Path,
+) -> None:
+    """XL-LoRA augmentation: English task adapters label the English side; the anchor swaps back to the target."""
+    import polars as pl
+
+    from bootembed.augment import augmentation_examples
+    from bootembed.prompts import POLARITIES, task_prompt
+    from bootembed.synthesize import synthesize_triplets
+
+    params = load_params(params_path)
+    frame = pl.read_parquet(pairs)
+    english = frame.select(
+        pl.col("source_index").alias("anchor_id"),
+        pl.col("english").alias("anchor"),
+        pl.lit("eng_Latn").alias("language"),
+    )
+    with _backend(params, base, {p: task_adapters / p for p in POLARITIES}) as backend:
+        generated, stats = synthesize_triplets(
+            backend,
+            english,
+            work_dir=work_dir,
+            sampling=_sampling(params),
+            generator_id=_generator_id(base, task_adapters, "task"),
+            chunk_size=params.synthesize.chunk_size,
+            strategy="augment",
+            build_prompt=lambda row, polarity: task_prompt(str(row["anchor"]), polarity),
+        )
+    examples, counts = augmentation_examples(frame, generated)
+    for polarity in POLARITIES:
+        _write_jsonl(out_dir / f"sft_{polarity}.jsonl", examples[polarity])
+    write_json(
+        metrics_path,
+        {"language": language, "seed": params.seed, "generation": stats, "examples": counts},
+    )
+
+
+@main.command()
+@_PARAMS
+@_LANGUAGE
+@click.option("--strategy", required=True, type=click.Choice(["icl", "composition", "xllora"]))
 @click.option("--base", default="models/base/generator", show_default=True, type=Path)
 @click.option(
-    "--adapters", "adapters_dir", default="models/generator", show_default=True, type=Path
+    "--adapters",
+    "adapters_dir",
+    type=Path,
+    help="Folder with positive/ and negative/ LoRA adapters (composition, xllora).",
 )
-@click.option("--anchors", default="data/prepared/anchors.parquet", show_default=True, type=Path)
-@click.option("--out", default="data/synthetic/triplets.parquet", show_default=True, type=Path)
+@click.option("--exemplars", type=Path, help="icl_exemplars.parquet (icl)")
+@click.option("--anchors", required=True, type=Path)
+@click.option("--out", required=True, type=Path)
 @click.option(
     "--work-dir",
     default="data/.synthesize-work",
@@ -221,93 +488,189 @@ def train_generator(
     type=Path,
     help="Resumable chunk parts (kept across interruptions, removed on success).",
 )
-@click.option(
-    "--metrics", "metrics_path", default="metrics/synthesize.json", show_default=True, type=Path
-)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
 def synthesize(
     params_path: Path,
+    language: str,
+    strategy: str,
     base: Path,
-    adapters_dir: Path,
+    adapters_dir: Path | None,
+    exemplars: Path | None,
     anchors: Path,
     out: Path,
     work_dir: Path,
     metrics_path: Path,
 ) -> None:
-    """Generate an English positive and hard negative for every anchor with the XL-LoRA adapters (resumable)."""
+    """Generate a positive and a hard negative for every anchor with one strategy (resumable)."""
     import polars as pl
 
-    from bootembed.generation.base import SamplingConfig, make_backend
     from bootembed.io import write_parquet
     from bootembed.prompts import POLARITIES
+    from bootembed.strategies import prompt_builder
     from bootembed.synthesize import synthesize_triplets
 
     params = load_params(params_path)
-    s = params.synthesize
+    language = _check_language(language)
     anchor_frame = pl.read_parquet(anchors)
-    adapter_dirs = {polarity: adapters_dir / polarity for polarity in POLARITIES}
-    base_id = (
-        read_json(base / "source.json").get("id", str(base))
-        if (base / "source.json").exists()
-        else str(base)
-    )
-    generator_id = f"{base_id}+xllora@{_dir_digest(adapters_dir)}"
-    sampling = SamplingConfig(
-        max_new_tokens=s.max_new_tokens,
-        do_sample=s.do_sample,
-        temperature=s.temperature,
-        top_p=s.top_p,
+    if strategy == "icl":
+        if exemplars is None:
+            raise click.UsageError("--exemplars is required for --strategy icl")
+        adapter_dirs = None
+        adapters: dict[str, str | None] = {p: None for p in POLARITIES}
+    else:
+        if adapters_dir is None:
+            raise click.UsageError(f"--adapters is required for --strategy {strategy}")
+        adapter_dirs = {p: adapters_dir / p for p in POLARITIES}
+        adapters = {p: p for p in POLARITIES}
+    build = prompt_builder(
+        strategy,
+        language=language,
+        icl=params.icl,
+        exemplars=pl.read_parquet(exemplars) if exemplars is not None else None,
         seed=params.seed,
     )
-    with make_backend(
-        s.backend, base, adapters=adapter_dirs, dtype=s.dtype, batch_size=s.batch_size
-    ) as backend:
+    generator_id = _generator_id(base, adapters_dir, strategy)
+    with _backend(params, base, adapter_dirs) as backend:
         triplets, stats = synthesize_triplets(
             backend,
             anchor_frame,
             work_dir=work_dir,
-            sampling=sampling,
+            sampling=_sampling(params),
             generator_id=generator_id,
-            chunk_size=s.chunk_size,
+            chunk_size=params.synthesize.chunk_size,
+            strategy=strategy,
+            adapters=adapters,
+            build_prompt=build,
         )
     write_parquet(out, triplets)
     write_json(
         metrics_path,
-        {"backend": s.backend, "generator_id": generator_id, "seed": params.seed, **stats},
+        {
+            "strategy": strategy,
+            "language": language,
+            "backend": params.synthesize.backend,
+            "generator_id": generator_id,
+            "seed": params.seed,
+            **stats,
+        },
+    )
+
+
+@main.command()
+@_PARAMS
+@_LANGUAGE
+@click.option("--anchors", required=True, type=Path)
+@click.option("--english-triplets", required=True, type=Path)
+@click.option("--encoder", default="models/base/encoder", show_default=True, type=Path)
+@click.option("--out-dir", required=True, type=Path, help="e.g. data/triplets/hau_Latn")
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def baselines(
+    params_path: Path,
+    language: str,
+    anchors: Path,
+    english_triplets: Path,
+    encoder: Path,
+    out_dir: Path,
+    metrics_path: Path,
+) -> None:
+    """Non-synthetic baselines: FLORES-200 translation triplets and English-only SICK triplets."""
+    import polars as pl
+
+    from bootembed.baselines import translation_triplets
+    from bootembed.data import load_flores
+    from bootembed.data.contamination import ContaminationGuard
+    from bootembed.diagnostics import LANGID_MODEL, triplet_diagnostics
+    from bootembed.io import write_parquet
+
+    params = load_params(params_path)
+    language = _check_language(language)
+    sources = _sources(params, params_path)
+    anchor_frame = pl.read_parquet(anchors)
+    if anchor_frame["source"].unique().to_list() != ["flores_dev"]:
+        raise click.ClickException(
+            f"{anchors}: the translation baseline needs FLORES-200 dev anchors "
+            "(prepare.anchor_source: flores_dev)"
+        )
+    english_dev = [" ".join(s.split()) for s in load_flores(sources, "eng_Latn", "dev")]
+    guard = ContaminationGuard.for_language(sources, language)
+    pool = [s for s in dict.fromkeys(english_dev) if s and not guard.is_blocked(s)]
+    translations = [english_dev[i] for i in anchor_frame["source_index"].to_list()]
+    translation = translation_triplets(
+        anchor_frame,
+        translations,
+        pool,
+        encoder,
+        prompt=params.models.encoder.prompt or None,
+        batch_size=params.evaluate.batch_size,
+        seed=params.seed,
+    )
+    english = pl.read_parquet(english_triplets)
+    write_parquet(out_dir / "translation.parquet", translation)
+    write_parquet(out_dir / "english.parquet", english)
+    write_json(
+        metrics_path,
+        {
+            "language": language,
+            "langid_model": LANGID_MODEL,
+            "translation": triplet_diagnostics(
+                translation, positive_language="eng_Latn", negative_language="eng_Latn"
+            ),
+            "english": triplet_diagnostics(
+                english, positive_language="eng_Latn", negative_language="eng_Latn"
+            ),
+        },
     )
 
 
 @main.command("filter")
 @_PARAMS
-@click.option("--triplets", default="data/synthetic/triplets.parquet", show_default=True, type=Path)
-@click.option("--out", default="data/filtered/triplets.parquet", show_default=True, type=Path)
-@click.option(
-    "--metrics", "metrics_path", default="metrics/filter.json", show_default=True, type=Path
-)
-def filter_cmd(params_path: Path, triplets: Path, out: Path, metrics_path: Path) -> None:
-    """Drop empty, unparseable, anchor-copy and duplicate triplets; count each reason."""
+@_LANGUAGE
+@click.option("--triplets", required=True, type=Path)
+@click.option("--out", required=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
+def filter_cmd(
+    params_path: Path, language: str, triplets: Path, out: Path, metrics_path: Path
+) -> None:
+    """Drop unusable synthetic triplets (count each reason) and record the data diagnostics."""
     import polars as pl
 
+    from bootembed.diagnostics import LANGID_MODEL, triplet_diagnostics
     from bootembed.filtering import filter_triplets
     from bootembed.io import write_parquet
+    from bootembed.strategies import output_language
 
     params = load_params(params_path)
-    kept, counts = filter_triplets(pl.read_parquet(triplets), params.filter)
+    frame = pl.read_parquet(triplets)
+    strategies = frame["strategy"].unique().to_list()
+    if len(strategies) != 1:
+        raise click.ClickException(f"{triplets}: expected one strategy, found {strategies}")
+    strategy = strategies[0]
+    target = output_language(strategy, language)
+    diagnostics = triplet_diagnostics(frame, positive_language=target, negative_language=target)
+    kept, counts = filter_triplets(frame, params.filter)
     if kept.height < 2:
         raise click.ClickException(
             f"{triplets}: only {kept.height} triplet(s) survived the filter ({counts}); need >= 2 to train"
         )
     write_parquet(out, kept)
-    write_json(metrics_path, counts)
+    write_json(
+        metrics_path,
+        {
+            "strategy": strategy,
+            "language": language,
+            "langid_model": LANGID_MODEL,
+            "filter": counts,
+            "diagnostics": diagnostics,
+        },
+    )
 
 
 @main.command("train-encoder")
 @_PARAMS
 @click.option("--base", default="models/base/encoder", show_default=True, type=Path)
-@click.option("--triplets", default="data/filtered/triplets.parquet", show_default=True, type=Path)
-@click.option("--out", default="models/encoder", show_default=True, type=Path)
-@click.option(
-    "--metrics", "metrics_path", default="metrics/train_encoder.json", show_default=True, type=Path
-)
+@click.option("--triplets", required=True, type=Path)
+@click.option("--out", required=True, type=Path)
+@click.option("--metrics", "metrics_path", required=True, type=Path)
 def train_encoder_cmd(
     params_path: Path, base: Path, triplets: Path, out: Path, metrics_path: Path
 ) -> None:
@@ -346,54 +709,108 @@ def train_encoder_cmd(
 
 @main.command()
 @_PARAMS
-@click.option("--base", default="models/base/encoder", show_default=True, type=Path)
-@click.option("--finetuned", default="models/encoder", show_default=True, type=Path)
-@click.option("--results-dir", default="results/mteb", show_default=True, type=Path)
-@click.option(
-    "--metrics", "metrics_path", default="metrics/eval.json", show_default=True, type=Path
-)
+@_LANGUAGE
+@click.option("--model", "model_dir", required=True, type=Path, help="sentence-transformers folder")
+@click.option("--name", required=True, help="model name in the report: base or a strategy")
+@click.option("--results-dir", required=True, type=Path, help="MTEB result files")
+@click.option("--metrics", "metrics_path", required=True, type=Path)
 def evaluate(
-    params_path: Path, base: Path, finetuned: Path, results_dir: Path, metrics_path: Path
+    params_path: Path,
+    language: str,
+    model_dir: Path,
+    name: str,
+    results_dir: Path,
+    metrics_path: Path,
 ) -> None:
-    """Evaluate the base and the fine-tuned encoder with MTEB tasks on local data."""
+    """Evaluate one encoder on one language with MTEB tasks built on local data."""
     from bootembed.evaluation import evaluate_encoder
     from bootembed.io import atomic_dir
 
     params = load_params(params_path)
+    language = _check_language(language)
     sources = _sources(params, params_path)
     e = params.evaluate
-    scores: dict[str, dict[str, float]] = {}
-    seconds: dict[str, float] = {}
+    start = time.perf_counter()
     with atomic_dir(results_dir) as tmp:
-        for name, model_dir in (("base", base), ("finetuned", finetuned)):
-            start = time.perf_counter()
-            scores[name] = evaluate_encoder(
-                model_dir,
-                sources=sources,
-                lang=params.language,
-                output_dir=tmp / name,
-                tasks=e.tasks,
-                batch_size=e.batch_size,
-                limit=e.limit,
-                seed=params.seed,
-            )
-            seconds[name] = round(time.perf_counter() - start, 1)
-    delta = {
-        key: round(scores["finetuned"][key] - scores["base"][key], 4)
-        for key in scores["base"]
-        if key in scores["finetuned"]
-    }
+        scores = evaluate_encoder(
+            model_dir,
+            sources=sources,
+            lang=language,
+            output_dir=tmp,
+            tasks=e.tasks,
+            batch_size=e.batch_size,
+            limit=e.limit,
+            seed=params.seed,
+        )
     write_json(
         metrics_path,
         {
-            "language": params.language,
+            "language": language,
+            "model": name,
             "limit": e.limit,
-            "base": {k: round(v, 4) for k, v in scores["base"].items()},
-            "finetuned": {k: round(v, 4) for k, v in scores["finetuned"].items()},
-            "delta": delta,
-            "seconds": seconds,
+            "scores": {k: round(v, 4) for k, v in scores.items()},
+            "seconds": round(time.perf_counter() - start, 1),
         },
     )
+
+
+@main.command()
+@_PARAMS
+@click.option("--eval-dir", default="metrics/eval", show_default=True, type=Path)
+@click.option(
+    "--diagnostics",
+    "diagnostics_files",
+    multiple=True,
+    type=Path,
+    help="filter / baselines metrics JSON files, or folders of them, with diagnostics (repeat).",
+)
+@click.option("--out", default="metrics/summary.json", show_default=True, type=Path)
+@click.option("--markdown", default="metrics/summary.md", show_default=True, type=Path)
+@click.option("--plots-dir", default="metrics/plots", show_default=True, type=Path)
+def report(
+    params_path: Path,
+    eval_dir: Path,
+    diagnostics_files: tuple[Path, ...],
+    out: Path,
+    markdown: Path,
+    plots_dir: Path,
+) -> None:
+    """Collect every evaluation into metrics/summary.json, a Markdown table and per-task plot data."""
+    from bootembed.io import atomic_file
+    from bootembed.report import build_summary, render_markdown, write_plot_data
+
+    params = load_params(params_path)
+    evals: dict[str, dict[str, dict[str, float]]] = {}
+    for language in params.languages:
+        for name in ("base", *params.strategies):
+            path = eval_dir / language / f"{name}.json"
+            if not path.is_file():
+                raise click.ClickException(f"{path}: evaluation result missing")
+            evals.setdefault(language, {})[name] = read_json(path)["scores"]
+    diagnostics: dict[str, dict[str, dict[str, float]]] = {}
+    files = [
+        file
+        for path in diagnostics_files
+        for file in (sorted(path.rglob("*.json")) if path.is_dir() else [path])
+    ]
+    for path in files:
+        data = read_json(path)
+        language = data["language"]
+        if "strategy" in data:
+            diagnostics.setdefault(language, {})[data["strategy"]] = {
+                **data["diagnostics"],
+                "kept_after_filter": data["filter"].get("kept"),
+            }
+        else:
+            for name in ("translation", "english"):
+                if name in data:
+                    diagnostics.setdefault(language, {})[name] = data[name]
+    summary = build_summary(evals, diagnostics)
+    summary["seed"] = params.seed
+    write_json(out, summary)
+    with atomic_file(markdown) as tmp:
+        tmp.write_text(render_markdown(summary), encoding="utf-8")
+    write_plot_data(summary, plots_dir)
 
 
 if __name__ == "__main__":

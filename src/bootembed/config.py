@@ -24,24 +24,33 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "ComposeParams",
     "ConfigError",
     "DataParams",
     "EncoderSourceParams",
     "EvaluateParams",
     "FilterParams",
     "GeneratorSourceParams",
+    "IclParams",
     "ModelsParams",
     "Params",
     "PrepareParams",
     "SynthesizeParams",
     "TrainEncoderParams",
     "TrainGeneratorParams",
+    "check_language",
     "deep_merge",
     "load_params",
     "params_from_dict",
 ]
 
 _FLORES_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+
+#: Every strategy that yields an encoder: non-synthetic baselines first, then the three synthesis strategies of
+#: arXiv 2603.01732 (Sec. 3.1 ICL prompting, Sec. 3.2 adapter composition, Sec. 3.3 XL-LoRA).
+BASELINES = ("translation", "english")
+SYNTHETIC_STRATEGIES = ("icl", "composition", "xllora")
+STRATEGIES = BASELINES + SYNTHETIC_STRATEGIES
 
 
 class ConfigError(ValueError):
@@ -140,15 +149,27 @@ class PrepareParams:
     Attributes:
         anchor_source: ``"flores_dev"`` (FLORES-200 ``dev`` of the target language, minus every sentence that
             SIB-200 dev/test reuses) or ``"semrel_train"`` (SemRel 2024 ``train`` sentences of the language).
-        max_anchors: anchors kept after contamination filtering (deterministic sample with the global seed).
+        max_anchors: anchors kept after contamination filtering (deterministic sample with the global seed);
+            every strategy and baseline pairs the same anchors, so they differ only in positives / negatives.
         sft_examples: prompt/completion examples per XL-LoRA adapter, sampled from the reference pairs.
         max_sft_chars: drop reference pairs whose premise or hypothesis is longer than this (characters).
+        augment_pairs: FLORES-200 ``dev`` parallel pairs (target, English), disjoint from the anchors, for the
+            XL-LoRA augmentation (arXiv 2603.01732, Sec. 3.3); 0 trains XL-LoRA on the reference pairs only.
+        task_examples: SICK prompt/completion examples per English task adapter (entailment, contradiction).
+        lm_sentences: target-language sentences (contamination-free FLORES-200 ``dev``) for the language adapter
+            of the adapter-composition strategy; ``null`` = all of them.
+        english_triplets: SICK (premise, entailment, contradiction) triplets of the English-only baseline;
+            ``null`` = as many as anchors.
     """
 
     anchor_source: str = "flores_dev"
     max_anchors: int = 400
     sft_examples: int = 400
     max_sft_chars: int = 300
+    augment_pairs: int = 160
+    task_examples: int = 400
+    lm_sentences: int | None = None
+    english_triplets: int | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -167,18 +188,33 @@ class PrepareParams:
             "an integer >= 10",
             self.max_sft_chars,
         )
+        _require(
+            self.augment_pairs >= 0, "prepare.augment_pairs", "an integer >= 0", self.augment_pairs
+        )
+        _require(
+            self.task_examples >= 1, "prepare.task_examples", "an integer >= 1", self.task_examples
+        )
+        for name in ("lm_sentences", "english_triplets"):
+            value = getattr(self, name)
+            _require(
+                value is None or value >= 2, f"prepare.{name}", "null or an integer >= 2", value
+            )
 
 
 @dataclass(frozen=True)
 class TrainGeneratorParams:
-    """LoRA SFT of the two XL-LoRA generators (positive, negative) with TRL ``SFTTrainer``.
+    """LoRA SFT of every generator adapter with TRL ``SFTTrainer``.
+
+    The same LoRA settings train the XL-LoRA adapters (target premise -> English hypothesis), the English task
+    adapters (SICK premise -> entailment / contradiction) and the language adapters (causal LM on FLORES-200 text).
 
     Attributes:
         rank: LoRA rank r.
         alpha: LoRA alpha (scaling = alpha / r).
         dropout: LoRA dropout probability.
         target_modules: peft target modules (``"all-linear"`` or a list of module names).
-        max_steps: optimiser steps per adapter.
+        max_steps: optimiser steps per task / XL-LoRA adapter.
+        lm_max_steps: optimiser steps per language adapter.
         learning_rate: peak AdamW learning rate.
         batch_size: examples per device batch.
         grad_accum: gradient accumulation steps.
@@ -191,6 +227,7 @@ class TrainGeneratorParams:
     dropout: float = 0.05
     target_modules: str | tuple[str, ...] = "all-linear"
     max_steps: int = 60
+    lm_max_steps: int = 30
     learning_rate: float = 2e-4
     batch_size: int = 8
     grad_accum: int = 1
@@ -205,6 +242,12 @@ class TrainGeneratorParams:
         )
         _require(
             self.max_steps >= 1, "train_generator.max_steps", "an integer >= 1", self.max_steps
+        )
+        _require(
+            self.lm_max_steps >= 1,
+            "train_generator.lm_max_steps",
+            "an integer >= 1",
+            self.lm_max_steps,
         )
         _require(self.learning_rate > 0, "train_generator.learning_rate", "> 0", self.learning_rate)
         _require(
@@ -229,7 +272,8 @@ class SynthesizeParams:
     """Triplet synthesis with the trained adapters.
 
     Attributes:
-        backend: generation backend (``"transformers"``).
+        backend: generation backend: ``"transformers"`` or ``"vllm"`` (vLLM's offline engine; where the
+            ``vllm`` package is not importable, a project-managed ``.venv-vllm`` runs it in a worker process).
         batch_size: prompts per generation batch (prompts are sorted by length first).
         max_new_tokens: generation budget per output (tokens).
         do_sample: sample (``true``) or greedy decode (``false``).
@@ -237,6 +281,9 @@ class SynthesizeParams:
         top_p: nucleus sampling mass (used when ``do_sample``).
         dtype: ``"auto"`` (bf16 where the hardware supports it, else float32), ``"float32"`` or ``"bfloat16"``.
         chunk_size: anchors per resumable chunk (each finished chunk is saved, so a restart continues there).
+        merge_lora: transformers backend: merge each LoRA adapter into its own copy of the base weights
+            (``merge_and_unload``) instead of running the unmerged LoRA branch; about 2x faster decoding on
+            CPU at the cost of one model copy per adapter in memory.
     """
 
     backend: str = "transformers"
@@ -247,10 +294,14 @@ class SynthesizeParams:
     top_p: float = 0.9
     dtype: str = "auto"
     chunk_size: int = 64
+    merge_lora: bool = True
 
     def __post_init__(self) -> None:
         _require(
-            self.backend in ("transformers",), "synthesize.backend", "'transformers'", self.backend
+            self.backend in ("transformers", "vllm"),
+            "synthesize.backend",
+            "'transformers' or 'vllm'",
+            self.backend,
         )
         _require(self.batch_size >= 1, "synthesize.batch_size", "an integer >= 1", self.batch_size)
         _require(
@@ -268,6 +319,87 @@ class SynthesizeParams:
             self.dtype,
         )
         _require(self.chunk_size >= 1, "synthesize.chunk_size", "an integer >= 1", self.chunk_size)
+
+
+@dataclass(frozen=True)
+class IclParams:
+    """ICL prompting (arXiv 2603.01732, Sec. 3.1): few-shot prompts to the base generator, no training.
+
+    Attributes:
+        num_shots: exemplar (premise, entailment, contradiction) triplets from SICK per prompt.
+        exemplar_sampling: ``"per_anchor"`` (a seeded sample per anchor) or ``"fixed"`` (the same exemplars
+            for every anchor).
+        instruction: instruction text above the exemplars, in any language; ``{label}`` (entailment /
+            contradiction), ``{definition}`` and ``{language}`` (name of the target language) are filled in.
+        pool_size: SICK triplets the exemplars are drawn from.
+    """
+
+    num_shots: int = 3
+    exemplar_sampling: str = "per_anchor"
+    instruction: str = (
+        "Write {label} of the premise in {language}: a sentence that {definition}. "
+        "The premise is in {language}; answer with one {language} sentence."
+    )
+    pool_size: int = 64
+
+    def __post_init__(self) -> None:
+        _require(
+            0 <= self.num_shots <= 16, "icl.num_shots", "an integer in [0, 16]", self.num_shots
+        )
+        _require(
+            self.exemplar_sampling in ("per_anchor", "fixed"),
+            "icl.exemplar_sampling",
+            "'per_anchor' or 'fixed'",
+            self.exemplar_sampling,
+        )
+        _require(
+            self.pool_size >= self.num_shots, "icl.pool_size", ">= icl.num_shots", self.pool_size
+        )
+        try:
+            self.instruction.format(label="x", definition="y", language="z")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(
+                "icl.instruction: expected text with only the placeholders {label}, {definition}, "
+                f"{{language}}, got {self.instruction!r}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class ComposeParams:
+    """Adapter composition (arXiv 2603.01732, Sec. 3.2) with peft ``add_weighted_adapter``.
+
+    The composed LoRA is ``task_weight * task + language_weight * language(target) + reference_weight *
+    language(reference_language)``. With ``reference_weight = -language_weight`` this is AdaMergeX (Zhao et al.
+    2024, arXiv 2402.18913): the task adapter plus the *difference* between the target and the English language
+    adapters; ``reference_weight: 0`` is plain addition of a language and a task adapter.
+
+    Attributes:
+        combination_type: peft combination: ``cat`` (exact weighted sum of the LoRA deltas), ``linear`` or ``svd``.
+        task_weight: weight of the English task adapter.
+        language_weight: weight of the target-language adapter.
+        reference_weight: weight of the reference-language adapter.
+        reference_language: FLORES-200 code of the language the task adapters were trained in.
+    """
+
+    combination_type: str = "cat"
+    task_weight: float = 1.0
+    language_weight: float = 1.0
+    reference_weight: float = -1.0
+    reference_language: str = "eng_Latn"
+
+    def __post_init__(self) -> None:
+        _require(
+            self.combination_type in ("cat", "linear", "svd"),
+            "compose.combination_type",
+            "'cat', 'linear' or 'svd'",
+            self.combination_type,
+        )
+        _require(
+            bool(_FLORES_CODE.match(self.reference_language)),
+            "compose.reference_language",
+            "a FLORES-200 code such as 'eng_Latn'",
+            self.reference_language,
+        )
 
 
 @dataclass(frozen=True)
@@ -383,30 +515,58 @@ class Params:
 
     Attributes:
         seed: global seed for sampling, training and generation (recorded in every output).
-        language: FLORES-200 code of the target language, e.g. ``hau_Latn``.
+        languages: FLORES-200 codes of the target languages (the DVC matrix), e.g. ``[hau_Latn, afr_Latn]``.
+        strategies: encoders to train and compare: baselines ``translation`` and ``english`` and the synthesis
+            strategies ``icl``, ``composition`` and ``xllora`` (report order).
     """
 
     seed: int = 42
-    language: str = "hau_Latn"
+    languages: tuple[str, ...] = ("hau_Latn", "afr_Latn")
+    strategies: tuple[str, ...] = STRATEGIES
     data: DataParams = field(default_factory=DataParams)
     models: ModelsParams = field(default_factory=ModelsParams)
     prepare: PrepareParams = field(default_factory=PrepareParams)
     train_generator: TrainGeneratorParams = field(default_factory=TrainGeneratorParams)
     synthesize: SynthesizeParams = field(default_factory=SynthesizeParams)
+    icl: IclParams = field(default_factory=IclParams)
+    compose: ComposeParams = field(default_factory=ComposeParams)
     filter: FilterParams = field(default_factory=FilterParams)
     train_encoder: TrainEncoderParams = field(default_factory=TrainEncoderParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
 
     def __post_init__(self) -> None:
+        _require(bool(self.languages), "languages", "a non-empty list", self.languages)
+        for i, language in enumerate(self.languages):
+            check_language(language, f"languages[{i}]")
         _require(
-            isinstance(self.language, str) and bool(_FLORES_CODE.match(self.language)),
-            "language",
-            "a FLORES-200 code such as 'hau_Latn'",
-            self.language,
+            len(set(self.languages)) == len(self.languages),
+            "languages",
+            "no duplicates",
+            self.languages,
         )
+        bad = [s for s in self.strategies if s not in STRATEGIES]
         _require(
-            self.language != "eng_Latn", "language", "a non-English target language", self.language
+            bool(self.strategies) and not bad and len(set(self.strategies)) == len(self.strategies),
+            "strategies",
+            f"a non-empty list of distinct names from {list(STRATEGIES)}",
+            self.strategies,
         )
+
+
+def check_language(language: object, where: str = "language") -> str:
+    """Validate a target-language FLORES-200 code (``hau_Latn``; English is not a target).
+
+    Raises:
+        ConfigError: naming ``where``.
+    """
+    _require(
+        isinstance(language, str) and bool(_FLORES_CODE.match(language)),
+        where,
+        "a FLORES-200 code such as 'hau_Latn'",
+        language,
+    )
+    _require(language != "eng_Latn", where, "a non-English target language", language)
+    return str(language)
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

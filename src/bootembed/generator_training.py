@@ -159,9 +159,12 @@ def _validate(
         for key in ("prompt", "completion"):
             if key not in ex:
                 raise ValueError(f"examples[{i}]: missing key {key!r} (keys: {sorted(ex)})")
-            if not isinstance(ex[key], str) or not ex[key].strip():
+            # An empty prompt is allowed: plain language modelling (loss on every token), as for the
+            # language adapters of adapter composition.
+            if not isinstance(ex[key], str) or (key == "completion" and not ex[key].strip()):
                 raise ValueError(
-                    f"examples[{i}][{key!r}]: expected a non-empty string, got {ex[key]!r}"
+                    f"examples[{i}][{key!r}]: expected a "
+                    f"{'non-empty ' if key == 'completion' else ''}string, got {ex[key]!r}"
                 )
     positive_ints = {
         "rank": rank,

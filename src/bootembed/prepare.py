@@ -1,4 +1,4 @@
-"""The ``prepare`` stage: target-language anchors and the XL-LoRA SFT sets.
+"""The ``prepare`` stages: target-language anchors, generator training sets and the English (SICK) sets.
 
 * Anchors: target-language sentences that will be paired with synthetic positives / hard negatives. Default
   source: FLORES-200 ``dev``; every sentence that an evaluation set also holds (FLORES-200 ``devtest``, SIB-200
@@ -6,6 +6,10 @@
   and the result is checked again before it is written.
 * XL-LoRA SFT sets (arXiv 2603.01732, Sec. 3.3): the reference implementation's parallel pairs, non-English premise
   -> English entailment (positive adapter) / contradiction (negative adapter), as prompt/completion examples.
+* XL-LoRA augmentation pairs (Sec. 3.3): FLORES-200 ``dev`` (target, English) lines, disjoint from the anchors;
+  the English task adapters later write hypotheses for the English side.
+* Language-adapter text (Sec. 3.2): contamination-free FLORES-200 ``dev`` sentences of one language.
+* English task-adapter SFT sets (Sec. 3.2): SICK premise -> entailment / contradiction.
 """
 
 from __future__ import annotations
@@ -20,10 +24,19 @@ from bootembed.data import DataSources
 from bootembed.data.contamination import ContaminationGuard
 from bootembed.data.flores import load_flores
 from bootembed.data.semrel import load_semrel, semrel_splits
+from bootembed.data.sick import load_sick
 from bootembed.data.xllora import load_xllora_pairs
-from bootembed.prompts import POLARITIES, PromptExample, xllora_example
+from bootembed.prompts import POLARITIES, PromptExample, lm_example, task_example, xllora_example
 
-__all__ = ["ANCHOR_SCHEMA", "build_anchors", "build_xllora_sft"]
+__all__ = [
+    "ANCHOR_SCHEMA",
+    "AUGMENT_SCHEMA",
+    "build_anchors",
+    "build_augment_pairs",
+    "build_lm_text",
+    "build_task_sft",
+    "build_xllora_sft",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +46,15 @@ ANCHOR_SCHEMA = {
     "anchor": pl.String,
     "language": pl.String,
     "source": pl.String,
+    "source_index": pl.Int64,
+}
+
+#: Columns of ``augment_pairs.parquet``: FLORES-200 ``dev`` line, target side and English side.
+AUGMENT_SCHEMA = {
+    "source_index": pl.Int64,
+    "premise": pl.String,
+    "english": pl.String,
+    "language": pl.String,
 }
 
 
@@ -49,6 +71,17 @@ def _candidate_anchors(sources: DataSources, lang: str, anchor_source: str) -> l
     raise ValueError(
         f"prepare.anchor_source: expected 'flores_dev' or 'semrel_train', got {anchor_source!r}"
     )
+
+
+def _clean_unique(sentences: Sequence[str], guard: ContaminationGuard) -> list[tuple[int, str]]:
+    """(line, sentence) of the non-empty, non-evaluation sentences, first occurrence of each."""
+    seen: set[str] = set()
+    unique: list[tuple[int, str]] = []
+    for index, sentence in enumerate(sentences):
+        if sentence and sentence not in seen and not guard.is_blocked(sentence):
+            seen.add(sentence)
+            unique.append((index, sentence))
+    return unique
 
 
 def build_anchors(
@@ -71,8 +104,9 @@ def build_anchors(
         guard: contamination guard (built for ``lang`` if omitted).
 
     Returns:
-        ``(frame, counts)``: the frame has :data:`ANCHOR_SCHEMA` columns, one row per anchor; counts give
-        ``candidates``, ``contaminated``, ``duplicates`` and ``anchors``.
+        ``(frame, counts)``: the frame has :data:`ANCHOR_SCHEMA` columns, one row per anchor (``source_index``:
+        line of the sentence in the source, e.g. the FLORES-200 ``dev`` line whose English side is its
+        translation); counts give ``candidates``, ``contaminated``, ``duplicates`` and ``anchors``.
 
     Raises:
         ContaminationError: an evaluation sentence slipped through (never expected; a hard stop).
@@ -80,32 +114,28 @@ def build_anchors(
     """
     guard = guard or ContaminationGuard.for_language(sources, lang)
     candidates = [" ".join(s.split()) for s in _candidate_anchors(sources, lang, anchor_source)]
-    kept, dropped = guard.filter(candidates)
-    seen: set[str] = set()
-    unique: list[str] = []
-    for sentence in kept:
-        if sentence and sentence not in seen:
-            seen.add(sentence)
-            unique.append(sentence)
+    unique = _clean_unique(candidates, guard)
     if not unique:
         raise ValueError(f"prepare: no anchor left for {lang} from {anchor_source} after filtering")
     rng = random.Random(seed)
     picked = sorted(rng.sample(range(len(unique)), min(max_anchors, len(unique))))
     anchors = [unique[i] for i in picked]
-    guard.check(anchors, what=f"anchors for {lang}")
+    guard.check([text for _, text in anchors], what=f"anchors for {lang}")
     frame = pl.DataFrame(
         {
             "anchor_id": list(range(len(anchors))),
-            "anchor": anchors,
+            "anchor": [text for _, text in anchors],
             "language": [lang] * len(anchors),
             "source": [anchor_source] * len(anchors),
+            "source_index": [index for index, _ in anchors],
         },
         schema=ANCHOR_SCHEMA,
     )
+    blocked = sum(1 for s in candidates if guard.is_blocked(s))
     counts = {
         "candidates": len(candidates),
-        "contaminated": len(dropped),
-        "duplicates": len(kept) - len(unique),
+        "contaminated": blocked,
+        "duplicates": len(candidates) - blocked - len(unique),
         "anchors": len(anchors),
     }
     logger.info("anchors for %s: %s", lang, counts)
@@ -154,4 +184,118 @@ def build_xllora_sft(
         logger.info(
             "XL-LoRA %s SFT set: %d of %d pairs", polarity, len(result[polarity]), len(pairs)
         )
+    return result
+
+
+def build_augment_pairs(
+    sources: DataSources,
+    lang: str,
+    *,
+    num_pairs: int,
+    exclude_indices: Sequence[int] = (),
+    seed: int = 42,
+    guard: ContaminationGuard | None = None,
+) -> pl.DataFrame:
+    """Sample FLORES-200 ``dev`` parallel pairs for the XL-LoRA augmentation (arXiv 2603.01732, Sec. 3.3).
+
+    Args:
+        sources: data sources.
+        lang: FLORES-200 code of the target language.
+        num_pairs: pairs to keep (fewer if fewer are clean).
+        exclude_indices: ``dev`` lines not to use (the anchors, so generator training never sees an anchor).
+        seed: sampling seed.
+        guard: contamination guard for ``lang`` (built if omitted); a line is used only if neither side is an
+            evaluation sentence.
+
+    Returns:
+        :data:`AUGMENT_SCHEMA` frame, one row per pair, in ``dev`` line order.
+    """
+    guard = guard or ContaminationGuard.for_language(sources, lang)
+    target = [" ".join(s.split()) for s in load_flores(sources, lang, "dev")]
+    english = [" ".join(s.split()) for s in load_flores(sources, "eng_Latn", "dev")]
+    excluded = set(exclude_indices)
+    usable = [
+        i
+        for i, (t, e) in enumerate(zip(target, english, strict=True))
+        if i not in excluded and t and e and not guard.is_blocked(t) and not guard.is_blocked(e)
+    ]
+    rng = random.Random(seed + 7)
+    picked = sorted(rng.sample(usable, min(num_pairs, len(usable))))
+    guard.check([target[i] for i in picked] + [english[i] for i in picked], what="augment pairs")
+    return pl.DataFrame(
+        {
+            "source_index": picked,
+            "premise": [target[i] for i in picked],
+            "english": [english[i] for i in picked],
+            "language": [lang] * len(picked),
+        },
+        schema=AUGMENT_SCHEMA,
+    )
+
+
+def build_lm_text(
+    sources: DataSources,
+    lang: str,
+    *,
+    max_sentences: int | None = None,
+    seed: int = 42,
+    guard: ContaminationGuard | None = None,
+) -> list[PromptExample]:
+    """Language-adapter training text: contamination-free FLORES-200 ``dev`` sentences (arXiv 2603.01732, Sec. 3.2).
+
+    Args:
+        sources: data sources.
+        lang: FLORES-200 code (the target language, or ``eng_Latn`` for the AdaMergeX reference adapter).
+        max_sentences: keep a seeded sample of at most this many; ``None`` keeps all.
+        seed: sampling seed.
+        guard: contamination guard for ``lang`` (built if omitted).
+
+    Returns:
+        :func:`~bootembed.prompts.lm_example` examples (empty prompt, the sentence as completion).
+    """
+    guard = guard or ContaminationGuard.for_language(sources, lang)
+    sentences = [
+        text
+        for _, text in _clean_unique(
+            [" ".join(s.split()) for s in load_flores(sources, lang, "dev")], guard
+        )
+    ]
+    if max_sentences is not None and max_sentences < len(sentences):
+        rng = random.Random(seed + 11)
+        sentences = [sentences[i] for i in sorted(rng.sample(range(len(sentences)), max_sentences))]
+    guard.check(sentences, what=f"language-adapter text for {lang}")
+    return [lm_example(text) for text in sentences]
+
+
+_SICK_DIRECTIONS = {"positive": "A_entails_B", "negative": "A_contradicts_B"}
+
+
+def build_task_sft(
+    sources: DataSources, *, num_examples: int, seed: int = 42, splits: Sequence[str] = ("TRAIN",)
+) -> dict[str, list[PromptExample]]:
+    """English task-adapter SFT sets from SICK (arXiv 2603.01732, Sec. 3.2; Marelli et al. 2014).
+
+    The positive adapter learns premise (``sentence_A``) -> entailment (``sentence_B`` of an ``A_entails_B``
+    pair), the negative adapter premise -> contradiction (``A_contradicts_B``), both with
+    :func:`~bootembed.prompts.task_prompt`.
+
+    Args:
+        sources: data sources.
+        num_examples: examples per polarity (seeded sample; fewer if SICK has fewer).
+        seed: sampling seed.
+        splits: SICK ``SemEval_set`` splits to draw from.
+
+    Returns:
+        ``{"positive": [...], "negative": [...]}`` of :class:`~bootembed.prompts.PromptExample`.
+    """
+    pairs = [p for p in load_sick(sources) if p.split in splits]
+    result: dict[str, list[PromptExample]] = {}
+    for offset, polarity in enumerate(POLARITIES):
+        usable = [p for p in pairs if p.entailment_ab == _SICK_DIRECTIONS[polarity]]
+        rng = random.Random(seed + 100 + offset)
+        picked = sorted(rng.sample(range(len(usable)), min(num_examples, len(usable))))
+        result[polarity] = [
+            task_example(usable[i].sentence_a, usable[i].sentence_b, polarity) for i in picked
+        ]
+        logger.info("SICK %s task set: %d of %d pairs", polarity, len(picked), len(usable))
     return result

@@ -1,8 +1,12 @@
-"""The ``synthesize`` stage: generate a positive and a hard negative for every anchor, resumably.
+"""The ``synthesize`` stages: generate a positive and a hard negative for every anchor, resumably.
 
-XL-LoRA (arXiv 2603.01732, Sec. 3.3): the positive adapter writes an English entailment and the negative adapter an
-English contradiction of each target-language anchor; the triplet is (anchor in the target language, English
-positive, English hard negative).
+One engine for all three strategies of arXiv 2603.01732; a strategy is a prompt builder plus the adapter used per
+polarity (:mod:`bootembed.prompts`):
+
+* XL-LoRA (Sec. 3.3): the positive adapter writes an English entailment and the negative adapter an English
+  contradiction of each target-language anchor;
+* adapter composition (Sec. 3.2): composed adapters write a target-language entailment / contradiction;
+* ICL (Sec. 3.1): the base model, few-shot prompts, target-language entailment / contradiction.
 
 Resumption: anchors are processed in fixed chunks; each finished chunk is written atomically as a Parquet part under
 a work directory named by a fingerprint of everything that determines the output (anchors, adapters, decoding).
@@ -17,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -81,6 +85,7 @@ def synthesize_triplets(
     chunk_size: int = 64,
     strategy: str = "xllora",
     adapters: Mapping[str, str | None] | None = None,
+    build_prompt: Callable[[Mapping[str, object], str], str] | None = None,
     keep_parts: bool = False,
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """Generate (positive, hard negative) for every anchor with the backend's adapters.
@@ -95,6 +100,9 @@ def synthesize_triplets(
         strategy: recorded in the ``strategy`` column.
         adapters: polarity -> adapter name (``None`` = base model); default ``{"positive": "positive",
             "negative": "negative"}``.
+        build_prompt: ``(anchor row, polarity) -> prompt``; the row holds ``anchor_id``, ``anchor`` and
+            ``language``. Default: :func:`~bootembed.prompts.xllora_prompt` of the anchor. Every prompt is part of
+            the fingerprint, so a changed template never resumes from old parts.
         keep_parts: keep the part files after success (default: remove them).
 
     Returns:
@@ -114,6 +122,16 @@ def synthesize_triplets(
     if chunk_size < 1:
         raise ValueError(f"chunk_size: expected >= 1, got {chunk_size}")
     adapters = dict(adapters or {p: p for p in POLARITIES})
+    rows = anchors.select("anchor_id", "anchor", "language").to_dicts()
+    if build_prompt is None:
+
+        def build_prompt(row: Mapping[str, object], polarity: str) -> str:
+            return xllora_prompt(str(row["anchor"]), polarity)
+
+    prompts = {p: [build_prompt(r, p) for r in rows] for p in POLARITIES}
+    prompt_digest = hashlib.sha256(
+        json.dumps(prompts, ensure_ascii=False, sort_keys=True).encode()
+    ).hexdigest()[:16]
     key = fingerprint(
         anchors,
         sampling=asdict(sampling),
@@ -122,16 +140,17 @@ def synthesize_triplets(
         strategy=strategy,
         adapters=adapters,
         backend=backend.name,
+        prompts=prompt_digest,
     )
     parts_dir = Path(work_dir) / key
     parts_dir.mkdir(parents=True, exist_ok=True)
-    rows = anchors.select("anchor_id", "anchor", "language").to_dicts()
-    chunks = [rows[i : i + chunk_size] for i in range(0, len(rows), chunk_size)]
+    starts = list(range(0, len(rows), chunk_size))
+    chunks = [rows[i : i + chunk_size] for i in starts]
     frames: list[pl.DataFrame] = []
     resumed = 0
     fresh_rows = 0
     start = time.perf_counter()
-    for index, chunk in enumerate(tqdm(chunks, desc="synthesize", unit="chunk")):
+    for index, chunk in enumerate(tqdm(chunks, desc=f"synthesize[{strategy}]", unit="chunk")):
         part = parts_dir / f"part-{index:05d}.parquet"
         ids = [r["anchor_id"] for r in chunk]
         if part.exists() and (frame := _read_part(part, ids)) is not None:
@@ -139,9 +158,13 @@ def synthesize_triplets(
             resumed += 1
             continue
         raw: dict[str, list[str]] = {}
+        first = starts[index]
         for polarity in POLARITIES:
-            prompts = [xllora_prompt(r["anchor"], polarity) for r in chunk]
-            raw[polarity] = backend.generate(prompts, adapter=adapters[polarity], sampling=sampling)
+            raw[polarity] = backend.generate(
+                prompts[polarity][first : first + len(chunk)],
+                adapter=adapters[polarity],
+                sampling=sampling,
+            )
         frame = pl.DataFrame(
             {
                 "anchor_id": ids,

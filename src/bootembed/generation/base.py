@@ -88,8 +88,17 @@ def make_backend(
     adapters: Mapping[str, str | Path] | None = None,
     dtype: str = "auto",
     batch_size: int = 16,
+    merge_lora: bool = False,
 ) -> GenerationBackend:
-    """Create the backend called ``name`` (``"transformers"``).
+    """Create the backend called ``name``: ``"transformers"`` or ``"vllm"``.
+
+    Args:
+        name: engine name (``synthesize.backend``).
+        base_model_dir: transformers folder of the base causal LM.
+        adapters: adapter name -> peft LoRA folder.
+        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"``.
+        batch_size: prompts per batch (transformers) / concurrent sequences (vLLM ``max_num_seqs``).
+        merge_lora: transformers only: merge each adapter into its own copy of the base weights.
 
     Raises:
         ValueError: unknown backend name.
@@ -98,6 +107,14 @@ def make_backend(
         from bootembed.generation.transformers_backend import TransformersBackend
 
         return TransformersBackend(
-            base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size
+            base_model_dir,
+            adapters=adapters,
+            dtype=dtype,
+            batch_size=batch_size,
+            merge_lora=merge_lora,
         )
-    raise ValueError(f"synthesize.backend: expected 'transformers', got {name!r}")
+    if name == "vllm":
+        from bootembed.generation.vllm_backend import VLLMBackend
+
+        return VLLMBackend(base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size)
+    raise ValueError(f"synthesize.backend: expected 'transformers' or 'vllm', got {name!r}")

@@ -1,0 +1,235 @@
+"""Tests for bootembed.baselines: the translation (mined hard negative) and English-only SICK baselines."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from bootembed.baselines import sick_triplets, translation_triplets
+from bootembed.data.sick import SickPair
+from bootembed.synthesize import TRIPLET_SCHEMA
+
+WORDS = [f"w{i}" for i in range(40)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init BERT sentence-transformers model (mean pooling + normalise)."""
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    root = tmp_path_factory.mktemp("tiny_encoder")
+    hf_dir = root / "hf"
+    hf_dir.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", ":", *WORDS]
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(hf_dir))
+    tokenizer.save_pretrained(str(hf_dir))
+    model = SentenceTransformer(
+        modules=[
+            Transformer(str(hf_dir), max_seq_length=32),
+            Pooling(32, pooling_mode="mean"),
+            Normalize(),
+        ],
+        device="cpu",
+    )
+    st_dir = root / "st"
+    model.save(str(st_dir))
+    return st_dir
+
+
+def _sentence(rng: random.Random, k: int = 6) -> str:
+    return " ".join(rng.sample(WORDS, k))
+
+
+def _anchors(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "anchor_id": list(range(10, 10 + n)),
+            "anchor": [f"hausa sentence {i}" for i in range(n)],
+            "language": ["hau_Latn"] * n,
+        }
+    )
+
+
+def _brute_force(model_dir: Path, positive: str, pool: list[str], prompt: str | None) -> str:
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    emb = model.encode([positive, *pool], prompt=prompt, normalize_embeddings=True)
+    sims = emb[1:] @ emb[0]
+    sims[[p == positive for p in pool]] = -np.inf
+    return pool[int(np.argmax(sims))]
+
+
+def test_translation_schema_and_negative_is_never_positive(tiny_encoder_dir: Path) -> None:
+    rng = random.Random(0)
+    translations = [_sentence(rng) for _ in range(8)]
+    # the pool holds every translation but the last (which exercises the "not in pool" path),
+    # a duplicate of the first, and some distractors
+    pool = [*translations[:-1], translations[0], *(_sentence(rng) for _ in range(6))]
+    anchors = _anchors(8)
+    out = translation_triplets(anchors, translations, pool, tiny_encoder_dir, batch_size=3, seed=7)
+    assert out.schema == pl.Schema(TRIPLET_SCHEMA)
+    assert out["anchor_id"].to_list() == anchors["anchor_id"].to_list()
+    assert out["anchor"].to_list() == anchors["anchor"].to_list()
+    assert out["positive"].to_list() == translations
+    assert out["positive_raw"].to_list() == translations
+    assert out["negative_raw"].to_list() == out["negative"].to_list()
+    assert set(out["strategy"]) == {"translation"}
+    assert set(out["generator_id"]) == {"flores200-dev"}
+    assert set(out["backend"]) == {"none"}
+    assert set(out["seed"]) == {7}
+    assert set(out["language"]) == {"hau_Latn"}
+    for row in out.iter_rows(named=True):
+        assert row["negative"] != row["positive"]
+        assert row["negative"] in pool
+    # the mined negative is the pool's nearest other sentence under the encoder (with the prompt)
+    expected = [_brute_force(tiny_encoder_dir, t, pool, "query: ") for t in translations]
+    assert out["negative"].to_list() == expected
+
+
+def test_translation_prefers_near_duplicate(tiny_encoder_dir: Path) -> None:
+    rng = random.Random(1)
+    positive = "w1 w2 w3 w4 w5 w6 w7 w8"
+    near_duplicate = "w1 w2 w3 w4 w5 w6 w7 w9"
+    distractors = [" ".join(rng.sample(WORDS[10:], 8)) for _ in range(20)]
+    pool = [*distractors[:10], positive, near_duplicate, *distractors[10:]]
+    out = translation_triplets(_anchors(1), [positive], pool, tiny_encoder_dir, prompt=None)
+    assert out["negative"].to_list() == [near_duplicate]
+
+
+def test_translation_errors(tiny_encoder_dir: Path) -> None:
+    with pytest.raises(ValueError, match="translations: expected 2"):
+        translation_triplets(_anchors(2), ["w1"], ["w1", "w2"], tiny_encoder_dir)
+    with pytest.raises(ValueError, match="empty frame"):
+        translation_triplets(_anchors(0), [], ["w1", "w2"], tiny_encoder_dir)
+    with pytest.raises(ValueError, match="no sentence other than"):
+        translation_triplets(_anchors(1), ["w1 w2"], ["w1 w2", "w1 w2"], tiny_encoder_dir)
+    with pytest.raises(ValueError, match="no sentence other than"):
+        translation_triplets(_anchors(1), ["w1 w2"], [], tiny_encoder_dir)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['language'\]"):
+        translation_triplets(_anchors(1).drop("language"), ["w1"], ["w2"], tiny_encoder_dir)
+    with pytest.raises(ValueError, match=r"pool\[1\]"):
+        translation_triplets(_anchors(1), ["w1"], ["w2", "  "], tiny_encoder_dir)
+
+
+def _pair(i: int, a: str, b: str, ab: str, split: str = "TRAIN") -> SickPair:
+    label = {"A_entails_B": "ENTAILMENT", "A_contradicts_B": "CONTRADICTION"}.get(ab, "NEUTRAL")
+    return SickPair(i, a, b, label, ab, 3.0, split)
+
+
+def _hand_made() -> list[SickPair]:
+    return [
+        _pair(1, "P1", "P1 ent a", "A_entails_B"),
+        _pair(2, "P1", "P1 con a", "A_contradicts_B"),
+        _pair(3, "P1", "P1 neu", "A_neutral_B"),
+        _pair(4, "P2", "P2 ent", "A_entails_B"),  # no contradiction: skipped
+        _pair(5, "P3", "P3 con", "A_contradicts_B"),  # no entailment: skipped
+        _pair(6, "P4", "P4 ent a", "A_entails_B"),
+        _pair(7, "P4", "P4 ent b", "A_entails_B"),
+        _pair(8, "P4", "P4 ent c", "A_entails_B"),
+        _pair(9, "P4", "P4 con a", "A_contradicts_B"),
+        _pair(10, "P4", "P4 con b", "A_contradicts_B"),
+        _pair(11, "P5", "P5 ent", "A_entails_B", "TEST"),
+        _pair(12, "P5", "P5 con", "A_contradicts_B", "TEST"),
+        _pair(13, "P6", "P6 ent", "A_entails_B"),
+        _pair(14, "P6", "P6 con", "A_contradicts_B", "TRIAL"),  # other split: not combined
+        _pair(15, "P1", "P1 ent b", "A_entails_B"),
+    ]
+
+
+def test_sick_triplets_hand_made() -> None:
+    out = sick_triplets(_hand_made(), max_triplets=10, seed=3)
+    assert out.schema == pl.Schema(TRIPLET_SCHEMA)
+    assert out["anchor"].to_list() == ["P1", "P4"]
+    assert out["anchor_id"].to_list() == [0, 1]
+    assert set(out["language"]) == {"eng_Latn"}
+    assert set(out["strategy"]) == {"english"}
+    assert set(out["backend"]) == {"none"}
+    assert set(out["seed"]) == {3}
+    for row in out.iter_rows(named=True):
+        premise = row["anchor"]
+        assert row["positive"].startswith(f"{premise} ent")
+        assert row["negative"].startswith(f"{premise} con")
+        assert row["positive_raw"] == row["positive"]
+        assert row["negative_raw"] == row["negative"]
+    # other splits
+    both = sick_triplets(_hand_made(), max_triplets=10, splits=("TRAIN", "TEST"))
+    assert both["anchor"].to_list() == ["P1", "P4", "P5"]
+
+
+def test_sick_triplets_seeded_choice_and_sample() -> None:
+    pairs = _hand_made()
+    first = sick_triplets(pairs, max_triplets=10, seed=0)
+    assert first.equals(sick_triplets(pairs, max_triplets=10, seed=0))
+    # several candidates for P1 / P4: over many seeds every candidate gets chosen
+    seen_pos, seen_neg = set(), set()
+    for seed in range(40):
+        out = sick_triplets(pairs, max_triplets=10, seed=seed)
+        seen_pos.update(out["positive"].to_list())
+        seen_neg.update(out["negative"].to_list())
+    assert seen_pos == {"P1 ent a", "P1 ent b", "P4 ent a", "P4 ent b", "P4 ent c"}
+    assert seen_neg == {"P1 con a", "P4 con a", "P4 con b"}
+    # max_triplets: a seeded sample, kept in premise order, ids re-numbered
+    many = [
+        _pair(2 * i + j, f"premise {i:03d}", f"{i} {ab}", ab)
+        for i in range(50)
+        for j, ab in enumerate(("A_entails_B", "A_contradicts_B"))
+    ]
+    samples = {tuple(sick_triplets(many, max_triplets=5, seed=s)["anchor"]) for s in range(5)}
+    assert len(samples) > 1
+    for sample in samples:
+        assert len(sample) == 5 and list(sample) == sorted(sample)
+    out = sick_triplets(many, max_triplets=5, seed=1)
+    assert out["anchor_id"].to_list() == [0, 1, 2, 3, 4]
+    assert out.equals(sick_triplets(many, max_triplets=5, seed=1))
+
+
+def test_sick_triplets_errors() -> None:
+    with pytest.raises(ValueError, match="max_triplets"):
+        sick_triplets(_hand_made(), max_triplets=0)
+    with pytest.raises(ValueError, match="splits"):
+        sick_triplets(_hand_made(), max_triplets=5, splits=("DEV",))
+    with pytest.raises(ValueError, match="no premise"):
+        sick_triplets(_hand_made()[2:5], max_triplets=5)
+
+
+@pytest.mark.integration
+def test_sick_triplets_real(real_sources) -> None:  # noqa: ANN001 - bootembed.data.DataSources
+    from bootembed.data import load_sick
+
+    pairs = load_sick(real_sources)
+    out = sick_triplets(pairs, max_triplets=100_000, seed=42)
+    # measured on the SICK release: 117 TRAIN premises have both an entailed and a contradicted B
+    assert out.height == 117
+    assert out["anchor"].n_unique() == out.height
+    by_key = {(p.sentence_a, p.sentence_b): p for p in pairs if p.split == "TRAIN"}
+    for row in out.iter_rows(named=True):
+        assert by_key[(row["anchor"], row["positive"])].entailment_ab == "A_entails_B"
+        assert by_key[(row["anchor"], row["negative"])].entailment_ab == "A_contradicts_B"
+    capped = sick_triplets(pairs, max_triplets=50, seed=42)
+    assert capped.height == 50
+    assert set(capped["anchor"]) <= set(out["anchor"])

@@ -1,0 +1,149 @@
+"""Tests for bootembed.report: summary, deltas, best model, Markdown and plot CSVs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from bootembed.report import build_summary, render_markdown, write_plot_data
+
+
+def _evals() -> dict:
+    return {
+        "hau_Latn": {
+            "xllora": {"semrel_spearman": 0.47104, "sib200_accuracy": 0.61},
+            "base": {"semrel_spearman": 0.33582, "sib200_accuracy": 0.60, "tatoeba_f1": 0.2},
+            "translation": {"semrel_spearman": 0.40, "sib200_accuracy": 0.65, "tatoeba_f1": 0.3},
+            "icl": {"semrel_spearman": 0.47104, "sib200_accuracy": 0.55, "tatoeba_f1": 0.25},
+            "custom": {"semrel_spearman": 0.1, "extra_metric": 0.9},
+        },
+        "yor_Latn": {
+            "base": {"sib200_accuracy": 0.5},
+            "english": {"sib200_accuracy": 0.45},
+        },
+    }
+
+
+def _diagnostics() -> dict:
+    return {
+        "hau_Latn": {
+            "xllora": {"failure_rate_positive": 0.012345, "dice": 0.3, "code_switching": 0.0},
+            "icl": {"failure_rate_positive": 0.2, "dice": 0.5},
+        }
+    }
+
+
+def test_summary_structure_deltas_and_best() -> None:
+    s = build_summary(_evals(), _diagnostics())
+    assert s["languages"] == ["hau_Latn", "yor_Latn"]
+    assert s["models"] == ["base", "translation", "english", "icl", "xllora", "custom"]
+    assert s["metrics"] == ["semrel_spearman", "sib200_accuracy", "tatoeba_f1", "extra_metric"]
+    assert s["scores"]["hau_Latn"]["xllora"] == {"semrel_spearman": 0.471, "sib200_accuracy": 0.61}
+    assert list(s["scores"]["hau_Latn"]) == ["base", "translation", "icl", "xllora", "custom"]
+    assert s["scores"]["hau_Latn"]["base"]["semrel_spearman"] == 0.3358
+    d = s["delta_vs_base"]["hau_Latn"]
+    assert "base" not in d
+    assert d["xllora"]["semrel_spearman"] == pytest.approx(0.1352)
+    assert d["icl"]["sib200_accuracy"] == pytest.approx(-0.05)
+    assert d["custom"] == {"semrel_spearman": pytest.approx(-0.2358)}  # base lacks extra_metric
+    assert s["delta_vs_base"]["yor_Latn"]["english"]["sib200_accuracy"] == pytest.approx(-0.05)
+    best = s["best"]["hau_Latn"]
+    # tie between icl and xllora on semrel: the first in model order wins
+    assert best["semrel_spearman"] == {
+        "model": "icl",
+        "score": 0.471,
+        "delta_vs_base": pytest.approx(0.1352),
+    }
+    assert best["sib200_accuracy"]["model"] == "translation"
+    assert best["tatoeba_f1"]["model"] == "translation"
+    assert best["extra_metric"] == {"model": "custom", "score": 0.9, "delta_vs_base": None}
+    # the best fine-tuned model may be worse than the base
+    assert s["best"]["yor_Latn"]["sib200_accuracy"]["model"] == "english"
+    assert "tatoeba_f1" not in s["best"]["yor_Latn"]
+    assert s["diagnostics"]["hau_Latn"]["xllora"]["failure_rate_positive"] == 0.0123
+    json.dumps(s)  # JSON-ready
+
+
+def test_summary_rounding_and_custom_base() -> None:
+    s = build_summary({"hau_Latn": {"ref": {"m": 0.123456}, "b": {"m": 0.123449}}}, base_name="ref")
+    assert s["models"] == ["ref", "b"]
+    assert s["scores"]["hau_Latn"]["ref"]["m"] == 0.1235
+    assert s["delta_vs_base"]["hau_Latn"]["b"]["m"] == 0.0  # rounded, no negative zero
+    assert math.copysign(1.0, s["delta_vs_base"]["hau_Latn"]["b"]["m"]) == 1.0
+    assert s["diagnostics"] == {}
+
+
+def test_summary_errors() -> None:
+    with pytest.raises(ValueError, match=r"evals\['yor_Latn'\].*base"):
+        build_summary({"hau_Latn": {"base": {"m": 0.1}}, "yor_Latn": {"icl": {"m": 0.2}}})
+    with pytest.raises(ValueError, match=r"\['icl'\]\['m'\].*finite"):
+        build_summary({"hau_Latn": {"base": {"m": 0.1}, "icl": {"m": float("nan")}}})
+    with pytest.raises(ValueError, match="number"):
+        build_summary({"hau_Latn": {"base": {"m": "0.1"}}})
+    with pytest.raises(ValueError, match="at least one language"):
+        build_summary({})
+
+
+def test_render_markdown() -> None:
+    md = render_markdown(build_summary(_evals(), _diagnostics()))
+    lines = md.splitlines()
+    assert lines[0] == "# Evaluation summary"
+    assert "base encoder" in md and "Δ" in md
+    hau = lines.index("## hau_Latn")
+    assert lines[hau + 2] == (
+        "| model | semrel_spearman | sib200_accuracy | tatoeba_f1 | extra_metric |"
+    )
+    hau_table = lines[hau + 4 : lines.index("### Diagnostics (hau_Latn)")]
+    rows = {line.split(" | ")[0]: line for line in hau_table if line.startswith("| `")}
+    assert rows["| `base`"] == "| `base` | 0.3358 | 0.6000 | 0.2000 | – |"
+    assert rows["| `xllora`"] == "| `xllora` | 0.4710 (+0.1352) | 0.6100 (+0.0100) | – | – |"
+    assert rows["| `icl`"] == (
+        "| `icl` | **0.4710 (+0.1352)** | 0.5500 (-0.0500) | 0.2500 (+0.0500) | – |"
+    )
+    assert "**0.6500 (+0.0500)**" in rows["| `translation`"]
+    assert "**0.9000**" in rows["| `custom`"]
+    # base rows come first in each language table
+    assert lines[hau + 4].startswith("| `base` |")
+    diag = lines.index("### Diagnostics (hau_Latn)")
+    assert diag > hau
+    assert lines[diag + 2] == "| model | failure_rate_positive | dice | code_switching |"
+    assert lines[diag + 4] == "| `icl` | 0.2000 | 0.5000 | – |"
+    assert lines[diag + 5] == "| `xllora` | 0.0123 | 0.3000 | 0.0000 |"
+    yor = lines.index("## yor_Latn")
+    assert yor > diag
+    assert lines[yor + 2] == "| model | sib200_accuracy |"
+    assert lines[yor + 5] == "| `english` | **0.4500 (-0.0500)** |"
+    assert "Diagnostics (yor_Latn)" not in md
+    with pytest.raises(ValueError, match="missing key"):
+        render_markdown({"languages": []})
+
+
+def test_write_plot_data(tmp_path: Path) -> None:
+    s = build_summary(_evals())
+    out = tmp_path / "plots"
+    paths = write_plot_data(s, out)
+    assert paths == [out / f"{m}.csv" for m in s["metrics"]]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{m}.csv" for m in s["metrics"])
+    sib = pl.read_csv(out / "sib200_accuracy.csv")
+    assert sib.columns == ["model", "language", "score"]
+    assert sib.rows() == [
+        ("base", "hau_Latn", 0.6),
+        ("translation", "hau_Latn", 0.65),
+        ("icl", "hau_Latn", 0.55),
+        ("xllora", "hau_Latn", 0.61),
+        ("base", "yor_Latn", 0.5),
+        ("english", "yor_Latn", 0.45),
+    ]
+    assert (out / "extra_metric.csv").read_text(encoding="utf-8").splitlines() == [
+        "model,language,score",
+        "custom,hau_Latn,0.9",
+    ]
+    # rewriting replaces the files in place
+    write_plot_data(build_summary({"hau_Latn": {"base": {"tatoeba_f1": 0.7}}}), out)
+    assert pl.read_csv(out / "tatoeba_f1.csv").rows() == [("base", "hau_Latn", 0.7)]
+    with pytest.raises(ValueError, match="file name"):
+        write_plot_data(build_summary({"x": {"base": {"../evil": 0.1}}}), out)
