@@ -98,6 +98,11 @@ _LANGUAGE = click.option(
 )
 
 
+_METRICS = click.option(
+    "--metrics", "metrics_path", required=True, type=Path, help="Metrics JSON to write."
+)
+
+
 def _write_jsonl(path: Path, examples: list) -> None:  # list[PromptExample]
     from bootembed.io import atomic_file
 
@@ -120,7 +125,7 @@ def _check_language(language: str) -> str:
 @_PARAMS
 @_LANGUAGE
 @click.option("--out-dir", required=True, type=Path, help="e.g. data/prepared/hau_Latn")
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def prepare(params_path: Path, language: str, out_dir: Path, metrics_path: Path) -> None:
     """Per language: anchors, XL-LoRA reference SFT sets, augmentation pairs and language-adapter text."""
     from bootembed.data.contamination import ContaminationGuard
@@ -300,7 +305,7 @@ def _train_adapter(params: Params, base: Path, examples: list, out: Path, *, lm:
 )
 @click.option("--prefix", default="sft_", show_default=True)
 @click.option("--out-dir", required=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def train_generator(
     params_path: Path,
     base: Path,
@@ -327,7 +332,7 @@ def train_generator(
 @click.option("--base", default="models/base/generator", show_default=True, type=Path)
 @click.option("--text", "text_path", required=True, type=Path, help="lm_text.jsonl of a language")
 @click.option("--out", required=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def train_language_adapter(
     params_path: Path, base: Path, text_path: Path, out: Path, metrics_path: Path
 ) -> None:
@@ -345,7 +350,7 @@ def train_language_adapter(
 @click.option("--language-adapter", required=True, type=Path)
 @click.option("--reference-adapter", required=True, type=Path)
 @click.option("--out-dir", required=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def compose(
     params_path: Path,
     language: str,
@@ -422,7 +427,7 @@ def _backend(params: Params, base: Path, adapters: dict[str, Path] | None):  # n
 @click.option("--pairs", required=True, type=Path, help="augment_pairs.parquet")
 @click.option("--out-dir", required=True, type=Path)
 @click.option("--work-dir", default="data/.synthesize-work", show_default=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def augment(
     params_path: Path,
     language: str,
@@ -488,7 +493,7 @@ def augment(
     type=Path,
     help="Resumable chunk parts (kept across interruptions, removed on success).",
 )
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def synthesize(
     params_path: Path,
     language: str,
@@ -563,7 +568,7 @@ def synthesize(
 @click.option("--english-triplets", required=True, type=Path)
 @click.option("--encoder", default="models/base/encoder", show_default=True, type=Path)
 @click.option("--out-dir", required=True, type=Path, help="e.g. data/triplets/hau_Latn")
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def baselines(
     params_path: Path,
     language: str,
@@ -627,7 +632,7 @@ def baselines(
 @_LANGUAGE
 @click.option("--triplets", required=True, type=Path)
 @click.option("--out", required=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def filter_cmd(
     params_path: Path, language: str, triplets: Path, out: Path, metrics_path: Path
 ) -> None:
@@ -670,7 +675,7 @@ def filter_cmd(
 @click.option("--base", default="models/base/encoder", show_default=True, type=Path)
 @click.option("--triplets", required=True, type=Path)
 @click.option("--out", required=True, type=Path)
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def train_encoder_cmd(
     params_path: Path, base: Path, triplets: Path, out: Path, metrics_path: Path
 ) -> None:
@@ -713,7 +718,7 @@ def train_encoder_cmd(
 @click.option("--model", "model_dir", required=True, type=Path, help="sentence-transformers folder")
 @click.option("--name", required=True, help="model name in the report: base or a strategy")
 @click.option("--results-dir", required=True, type=Path, help="MTEB result files")
-@click.option("--metrics", "metrics_path", required=True, type=Path)
+@_METRICS
 def evaluate(
     params_path: Path,
     language: str,

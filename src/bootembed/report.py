@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from bootembed.config import STRATEGIES
 from bootembed.io import atomic_file
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Canonical model order: the base encoder, the baselines (Sec. 4), then the strategies (Sec. 3).
-MODEL_ORDER: tuple[str, ...] = ("base", "translation", "english", "icl", "composition", "xllora")
+MODEL_ORDER: tuple[str, ...] = ("base", *STRATEGIES)
 #: Canonical metric order; other metrics follow in order of first appearance.
 METRIC_ORDER: tuple[str, ...] = (
     "semrel_spearman",
