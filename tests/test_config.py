@@ -45,6 +45,8 @@ def test_smoke_override_merges_and_validates():
         ({"evaluate": {"tasks": ["mmlu"]}}, "evaluate.tasks"),
         ({"models": {"generator": {"source": "hub", "id": ""}}}, "models.generator.id"),
         ({"synthesize": {"top_p": 1.5}}, "synthesize.top_p"),
+        ({"synthesize": {"tensor_parallel_size": 2}}, "synthesize.tensor_parallel_size"),
+        ({"synthesize": {"backend": "vllm", "tensor_parallel_size": 0}}, "tensor_parallel_size"),
         ({"filter": {"bogus": 1}}, "bogus"),
     ],
 )

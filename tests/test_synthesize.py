@@ -199,3 +199,99 @@ def test_custom_prompt_builder_and_base_model_per_polarity(
     )
     assert triplets["negative_raw"].to_list() == expected
     assert set(triplets["strategy"]) == {"icl"}
+
+
+@pytest.mark.parametrize("do_sample", [False, True])
+def test_shards_merge_exactly_into_the_unsharded_output(
+    backend: TransformersBackend, tmp_path: Path, do_sample: bool
+):
+    from bootembed.synthesize import merge_shards
+
+    sampling = SamplingConfig(max_new_tokens=6, do_sample=do_sample, seed=5)
+    anchors = _anchors(7)
+    common = {"sampling": sampling, "generator_id": "tiny", "chunk_size": 2}
+    full, _ = synthesize_triplets(backend, anchors, work_dir=tmp_path / "full", **common)
+    shards = []
+    for index in (2, 0, 1):  # any order; shards share one work directory
+        part, stats = synthesize_triplets(
+            backend, anchors, work_dir=tmp_path / "shards", shard=(index, 3), **common
+        )
+        # 4 chunks of ids 10-11, 12-13, 14-15, 16 dealt round-robin to 3 shards.
+        expected_ids = [i for k, i in enumerate(range(10, 17)) if (k // 2) % 3 == index]
+        assert part["anchor_id"].to_list() == expected_ids
+        assert stats["generations"] == 2 * len(expected_ids)
+        shards.append(part)
+    merged = merge_shards(anchors, shards)
+    assert merged.equals(full)
+    assert not (tmp_path / "shards").exists() or not any((tmp_path / "shards").rglob("*.parquet"))
+
+
+def test_merge_shards_rejects_gaps_duplicates_and_foreign_rows(
+    backend: TransformersBackend, tmp_path: Path
+):
+    from bootembed.synthesize import merge_shards, parse_shard
+
+    anchors = _anchors(4)
+    common = {"sampling": SAMPLING, "generator_id": "tiny", "chunk_size": 2, "work_dir": tmp_path}
+    first, _ = synthesize_triplets(backend, anchors, shard=(0, 2), **common)
+    second, _ = synthesize_triplets(backend, anchors, shard=(1, 2), **common)
+    with pytest.raises(ValueError, match="2 anchor\\(s\\) missing"):
+        merge_shards(anchors, [first])
+    with pytest.raises(ValueError, match="more than one shard"):
+        merge_shards(anchors, [first, second, first])
+    with pytest.raises(ValueError, match="unknown anchor_id"):
+        merge_shards(anchors.head(3), [first, second])
+    with pytest.raises(ValueError, match="expected columns"):
+        merge_shards(anchors, [first.drop("seed"), second])
+    assert parse_shard("1/4") == (1, 4)
+    for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(ValueError, match="I/N"):
+            parse_shard(bad)
+    with pytest.raises(ValueError, match="shard"):
+        synthesize_triplets(backend, anchors, shard=(2, 2), **common)
+
+
+def test_transformers_backend_counts_generated_tokens(tiny_causal_lm: Path):
+    import torch
+
+    from bootembed.generation.transformers_backend import _count_generated
+
+    stops = torch.tensor([1, 7])
+    block = torch.tensor([[5, 6, 7, 0, 0], [5, 5, 5, 5, 5], [1, 0, 0, 0, 0]])
+    assert _count_generated(block, stops) == 3 + 5 + 1
+    assert _count_generated(torch.empty(0, 0, dtype=torch.long), stops) == 0
+    backend = make_backend("transformers", tiny_causal_lm, dtype="float32", batch_size=2)
+    outputs = backend.generate(["a b", "the cat", "x"], adapter=None, sampling=SAMPLING)
+    assert len(outputs) == 3
+    assert 3 <= backend.generated_tokens <= 3 * SAMPLING.max_new_tokens
+    assert backend.generate_seconds > 0
+
+
+def test_tensor_parallel_needs_vllm(tiny_causal_lm: Path):
+    with pytest.raises(ValueError, match="tensor_parallel_size"):
+        make_backend("transformers", tiny_causal_lm, tensor_parallel_size=2)
+
+
+def test_merge_shards_command_writes_anchor_order_and_names_the_files(
+    backend: TransformersBackend, tmp_path: Path
+):
+    from click.testing import CliRunner
+
+    from bootembed.cli import main
+
+    anchors = _anchors(5)
+    anchors.write_parquet(tmp_path / "anchors.parquet")
+    common = {"sampling": SAMPLING, "generator_id": "tiny", "chunk_size": 2, "work_dir": tmp_path}
+    paths = []
+    for index in (1, 0):
+        frame, _ = synthesize_triplets(backend, anchors, shard=(index, 2), **common)
+        paths.append(tmp_path / f"shard-{index}.parquet")
+        frame.write_parquet(paths[-1])
+    out = tmp_path / "merged.parquet"
+    args = ["merge-shards", "--anchors", str(tmp_path / "anchors.parquet"), "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(out)["anchor_id"].to_list() == list(range(10, 15))
+    result = CliRunner().invoke(main, [*args, str(paths[0])])
+    assert result.exit_code != 0
+    assert "shard-1.parquet" in result.output and "missing" in result.output

@@ -1,8 +1,8 @@
 """vLLM backend: protocol, request building and the worker client without vLLM; parity with transformers with it.
 
-The parity test (``-m vllm``) runs only where vLLM can start: ``vllm`` importable here, or a complete
-``.venv-vllm`` in the repository (create it with ``python -c "from bootembed.generation.vllm_env import
-ensure_vllm_env; ensure_vllm_env()"``).
+The real-engine tests (``-m vllm``, real Gemma-3-270M on CPU) use ``vllm`` when it imports here (GPU install),
+else the project-managed ``.venv-vllm``, which they build on first use (about 3 min, 3.4 GB; ``bootembed
+vllm-env`` builds it ahead). ``BOOTEMBED_SKIP_VLLM=1`` skips them instead of building.
 """
 
 from __future__ import annotations
@@ -344,38 +344,71 @@ def test_ensure_vllm_env_refuses_a_foreign_or_stale_folder(tmp_path: Path) -> No
     assert (root / "keep.txt").exists()
 
 
-# --- real engine: parity with transformers (slow) -------------------------------------------------------------
+# --- real engine: parity with transformers, synthesis through vLLM (slow) ----------------------------------------
 
 
-def _vllm_available() -> bool:
-    marker = VENV / vllm_env.MARKER
-    return vllm_backend.vllm_importable() or marker.is_file()
+def _vllm_venv() -> Path | None:
+    """``None`` when ``vllm`` imports here (GPU install); else the worker venv, built on first use (about 3 min).
+
+    ``BOOTEMBED_SKIP_VLLM=1`` skips the real-engine tests instead of building the venv.
+    """
+    if vllm_backend.vllm_importable():
+        return None
+    if (VENV / vllm_env.MARKER).is_file():
+        return VENV
+    if os.environ.get("BOOTEMBED_SKIP_VLLM") == "1":
+        pytest.skip(f"BOOTEMBED_SKIP_VLLM=1 and no complete {VENV}")
+    vllm_env.ensure_vllm_env(VENV)
+    return VENV
 
 
-def _lora_adapter(base_dir: Path, tmp_path: Path) -> Path:
-    """The pipeline's trained adapter if present, else a random (non-identity) rank-8 all-linear LoRA."""
-    for candidate in (
-        os.environ.get("BOOTEMBED_GENERATOR_ADAPTER_DIR"),
-        REPO / "models" / "generator" / "positive",
-        REPO / "models" / "generator" / "negative",
-    ):
-        if candidate and (Path(candidate) / "adapter_model.safetensors").is_file():
-            return Path(candidate)
+def _lora_adapters(base_dir: Path, out: Path) -> dict[str, Path]:
+    """The pipeline's XL-LoRA adapters if present, else two random (non-identity) rank-8 all-linear LoRAs."""
+    trained = REPO / "models" / "adapters" / "xllora" / "hau_Latn"
+    env_dir = os.environ.get("BOOTEMBED_GENERATOR_ADAPTER_DIR")
+    if env_dir:
+        trained = Path(env_dir)
+    if all((trained / p / "adapter_model.safetensors").is_file() for p in ("positive", "negative")):
+        return {p: trained / p for p in ("positive", "negative")}
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
-    peft_model = get_peft_model(model, config)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0.0, 0.02)
-    out = tmp_path / "random_lora"
-    peft_model.save_pretrained(out)
-    return out
+    adapters = {}
+    for seed, polarity in enumerate(("positive", "negative")):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+        peft_model = get_peft_model(model, config)
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if "lora_B" in name:
+                    param.normal_(0.0, 0.02)
+        peft_model.save_pretrained(out / polarity)
+        adapters[polarity] = out / polarity
+    return adapters
+
+
+@pytest.fixture(scope="module")
+def real_lora_adapters(
+    real_generator_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    return _lora_adapters(real_generator_dir, tmp_path_factory.mktemp("lora"))
+
+
+@pytest.fixture(scope="module")
+def real_vllm(real_generator_dir: Path, real_lora_adapters: dict[str, Path]):  # noqa: ANN201
+    """One vLLM engine (float32, real Gemma-3-270M, two LoRAs) shared by the real-engine tests."""
+    venv = _vllm_venv()
+    with vllm_backend.VLLMBackend(
+        real_generator_dir,
+        adapters=real_lora_adapters,
+        dtype="float32",
+        batch_size=16,
+        venv=venv,
+        in_process=venv is None,
+    ) as backend:
+        yield backend
 
 
 #: Greedy texts must be identical for at least this share of prompts per model (float32 on both sides; the
@@ -385,9 +418,11 @@ PARITY_TOLERANCE = 0.9
 
 @pytest.mark.vllm
 @pytest.mark.integration
-@pytest.mark.skipif(not _vllm_available(), reason=f"vllm not importable and no complete {VENV}")
 def test_greedy_parity_with_transformers(
-    real_generator_dir: Path, real_sources: Any, tmp_path: Path
+    real_generator_dir: Path,
+    real_lora_adapters: dict[str, Path],
+    real_vllm: vllm_backend.VLLMBackend,
+    real_sources: Any,
 ) -> None:
     from bootembed.data.flores import load_flores
     from bootembed.generation.transformers_backend import TransformersBackend
@@ -395,22 +430,14 @@ def test_greedy_parity_with_transformers(
 
     sentences = load_flores(real_sources, "hau_Latn", "dev")[:32]
     prompts = [xllora_prompt(s, "positive") for s in sentences]
-    adapter = _lora_adapter(real_generator_dir, tmp_path)
     sampling = SamplingConfig(max_new_tokens=24, do_sample=False)
-    adapters = {"lora": adapter}
+    targets = (None, "positive")
     with TransformersBackend(
-        real_generator_dir, adapters=adapters, dtype="float32", batch_size=8
+        real_generator_dir, adapters=real_lora_adapters, dtype="float32", batch_size=8
     ) as hf:
-        expected = {
-            name: hf.generate(prompts, adapter=name, sampling=sampling) for name in (None, "lora")
-        }
-    with vllm_backend.VLLMBackend(
-        real_generator_dir, adapters=adapters, dtype="float32", batch_size=16, venv=VENV
-    ) as vb:
-        got = {
-            name: vb.generate(prompts, adapter=name, sampling=sampling) for name in (None, "lora")
-        }
-    for name in (None, "lora"):
+        expected = {name: hf.generate(prompts, adapter=name, sampling=sampling) for name in targets}
+    got = {name: real_vllm.generate(prompts, adapter=name, sampling=sampling) for name in targets}
+    for name in targets:
         assert all(text for text in got[name]), f"{name}: empty continuation (min_tokens=1 broken)"
         same = sum(a == b for a, b in zip(expected[name], got[name], strict=True))
         agreement = same / len(prompts)
@@ -423,4 +450,42 @@ def test_greedy_parity_with_transformers(
         )
         assert agreement >= PARITY_TOLERANCE, list(zip(expected[name], got[name], strict=True))
     # The adapter must change the output, or the LoRA was silently ignored.
-    assert got["lora"] != got[None]
+    assert got["positive"] != got[None]
+
+
+@pytest.mark.vllm
+@pytest.mark.integration
+def test_synthesis_through_vllm_passes_the_same_checks(
+    real_vllm: vllm_backend.VLLMBackend, real_sources: Any, tmp_path: Path
+) -> None:
+    """The synthesize stage's library call with the vLLM backend: schema, order, filter and encoder checks."""
+    import polars as pl
+
+    from bootembed.config import FilterParams
+    from bootembed.data.flores import load_flores
+    from bootembed.encoder_training import validate_triplets
+    from bootembed.filtering import filter_triplets
+    from bootembed.synthesize import TRIPLET_SCHEMA, merge_shards, synthesize_triplets
+
+    sentences = load_flores(real_sources, "hau_Latn", "devtest")[:12]
+    anchors = pl.DataFrame(
+        {"anchor_id": list(range(12)), "anchor": sentences, "language": ["hau_Latn"] * 12}
+    )
+    common = {
+        "work_dir": tmp_path,
+        "sampling": SamplingConfig(max_new_tokens=32, do_sample=False),
+        "generator_id": "gemma-3-270m+lora",
+        "chunk_size": 4,
+    }
+    triplets, stats = synthesize_triplets(real_vllm, anchors, **common)
+    assert dict(triplets.schema) == TRIPLET_SCHEMA
+    assert triplets["anchor_id"].to_list() == list(range(12))
+    assert set(triplets["backend"]) == {"vllm"}
+    assert stats["generations"] == 24
+    kept, counts = filter_triplets(triplets, FilterParams())
+    assert counts["input"] == 12
+    if kept.height >= 2:
+        assert validate_triplets(kept).shape == (kept.height, 3)
+    # Two shards through the same engine merge back into the unsharded output.
+    shards = [synthesize_triplets(real_vllm, anchors, shard=(i, 2), **common)[0] for i in range(2)]
+    assert merge_shards(anchors, shards).equals(triplets)

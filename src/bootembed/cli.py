@@ -416,6 +416,7 @@ def _backend(params: Params, base: Path, adapters: dict[str, Path] | None):  # n
         dtype=s.dtype,
         batch_size=s.batch_size,
         merge_lora=s.merge_lora,
+        tensor_parallel_size=s.tensor_parallel_size,
     )
 
 
@@ -493,6 +494,12 @@ def augment(
     type=Path,
     help="Resumable chunk parts (kept across interruptions, removed on success).",
 )
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    help="Generate shard I of N (0-based; chunks dealt round-robin); merge with `merge-shards`.",
+)
 @_METRICS
 def synthesize(
     params_path: Path,
@@ -504,6 +511,7 @@ def synthesize(
     anchors: Path,
     out: Path,
     work_dir: Path,
+    shard: str,
     metrics_path: Path,
 ) -> None:
     """Generate a positive and a hard negative for every anchor with one strategy (resumable)."""
@@ -512,8 +520,12 @@ def synthesize(
     from bootembed.io import write_parquet
     from bootembed.prompts import POLARITIES
     from bootembed.strategies import prompt_builder
-    from bootembed.synthesize import synthesize_triplets
+    from bootembed.synthesize import parse_shard, synthesize_triplets
 
+    try:
+        shard_spec = parse_shard(shard)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from exc
     params = load_params(params_path)
     language = _check_language(language)
     anchor_frame = pl.read_parquet(anchors)
@@ -546,8 +558,10 @@ def synthesize(
             strategy=strategy,
             adapters=adapters,
             build_prompt=build,
+            shard=shard_spec,
         )
     write_parquet(out, triplets)
+    shard_info = {"shard": shard} if shard_spec != (0, 1) else {}
     write_json(
         metrics_path,
         {
@@ -556,9 +570,30 @@ def synthesize(
             "backend": params.synthesize.backend,
             "generator_id": generator_id,
             "seed": params.seed,
+            **shard_info,
             **stats,
         },
     )
+
+
+@main.command("merge-shards")
+@click.option("--anchors", required=True, type=Path, help="The anchors the shards were made from.")
+@click.option("--out", required=True, type=Path)
+@click.argument("shards", nargs=-1, required=True, type=Path)
+def merge_shards_command(anchors: Path, out: Path, shards: tuple[Path, ...]) -> None:
+    """Merge `synthesize --shard I/N` outputs (SHARDS: Parquet files) into one file in anchor order."""
+    import polars as pl
+
+    from bootembed.io import write_parquet
+    from bootembed.synthesize import merge_shards
+
+    frames = [pl.read_parquet(path) for path in shards]
+    try:
+        merged = merge_shards(pl.read_parquet(anchors), frames)
+    except ValueError as exc:
+        raise click.ClickException(f"{', '.join(map(str, shards))}: {exc}") from exc
+    write_parquet(out, merged)
+    logger.info("merged %d shard(s) into %s (%d rows)", len(shards), out, merged.height)
 
 
 @main.command()
@@ -820,3 +855,97 @@ def report(
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: timings and memory go to JSON under metrics/bench/, never into tests."""
+
+
+@bench.command("synthesize")
+@_PARAMS
+@_LANGUAGE
+@click.option("--base", default="models/base/generator", show_default=True, type=Path)
+@click.option(
+    "--adapter",
+    type=Path,
+    help="LoRA adapter to benchmark besides the base model "
+    "[default: models/adapters/xllora/<language>/positive when present].",
+)
+@click.option("--prompts", "n_prompts", default=64, show_default=True, help="XL-LoRA prompts.")
+@click.option("--max-new-tokens", default=32, show_default=True)
+@click.option(
+    "--run",
+    "run_specs",
+    multiple=True,
+    help="backend[:batch_size=N][:dtype=D][:merge_lora=B][:env.NAME=V] (repeatable) "
+    "[default: tuned transformers, unmerged transformers, vLLM, vLLM bound to all CPUs].",
+)
+@click.option("--out", default="metrics/bench/synthesize.json", show_default=True, type=Path)
+def bench_synthesize_command(
+    params_path: Path,
+    language: str,
+    base: Path,
+    adapter: Path | None,
+    n_prompts: int,
+    max_new_tokens: int,
+    run_specs: tuple[str, ...],
+    profile: bool,
+    out: Path,
+) -> None:
+    """Same prompts through each synthesis backend, one after another: tokens/s, RSS, roofline."""
+    from bootembed.bench import DEFAULT_RUNS, bench_synthesize, parse_run
+    from bootembed.data import load_flores
+    from bootembed.prompts import xllora_prompt
+
+    params = load_params(params_path)
+    language = _check_language(language)
+    if adapter is None:
+        default = Path("models/adapters/xllora") / language / "positive"
+        adapter = default if (default / "adapter_config.json").is_file() else None
+    try:
+        runs = [
+            parse_run(spec, batch_size=params.synthesize.batch_size, dtype=params.synthesize.dtype)
+            for spec in run_specs or DEFAULT_RUNS
+        ]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--run") from exc
+    sentences = load_flores(_sources(params, params_path), language, "dev")[:n_prompts]
+    prompts = [xllora_prompt(sentence, "positive") for sentence in sentences]
+    result = bench_synthesize(
+        base, prompts, runs, adapter_dir=adapter, max_new_tokens=max_new_tokens, profile=profile
+    )
+    result["settings"]["language"] = language
+    write_json(out, result)
+    for run in result["runs"]:
+        for name, stats in run["targets"].items():
+            logger.info(
+                "%s [%s]: %.1f tokens/s, %.2f prompts/s, first batch %.1f s, peak RSS %.0f MiB",
+                run["label"],
+                name,
+                stats["output_tokens_per_second"],
+                stats["prompts_per_second"],
+                run["time_to_first_batch_seconds"],
+                run["peak_rss_mib"],
+            )
+    logger.info("ratios: %s", result["ratios"])
+
+
+@main.command("vllm-env")
+@click.option(
+    "--path",
+    default=".venv-vllm",
+    show_default=True,
+    type=Path,
+    help="Where the vLLM venv lives (BOOTEMBED_VLLM_VENV also sets it for synthesis).",
+)
+def vllm_env_command(path: Path) -> None:
+    """Build the CPU vLLM venv now (synthesis builds it on first use otherwise); idempotent."""
+    from bootembed.generation.vllm_backend import vllm_importable
+    from bootembed.generation.vllm_env import ensure_vllm_env
+
+    if vllm_importable():
+        logger.info("vllm imports in this environment (GPU install): no separate venv needed")
+        return
+    python = ensure_vllm_env(path)
+    click.echo(str(python))

@@ -284,6 +284,8 @@ class SynthesizeParams:
         merge_lora: transformers backend: merge each LoRA adapter into its own copy of the base weights
             (``merge_and_unload``) instead of running the unmerged LoRA branch; about 2x faster decoding on
             CPU at the cost of one model copy per adapter in memory.
+        tensor_parallel_size: vLLM backend: GPUs one engine is split over (``tensor_parallel_size``). Data
+            parallelism is anchor sharding instead (``bootembed synthesize --shard I/N`` + ``merge-shards``).
     """
 
     backend: str = "transformers"
@@ -295,6 +297,7 @@ class SynthesizeParams:
     dtype: str = "auto"
     chunk_size: int = 64
     merge_lora: bool = True
+    tensor_parallel_size: int = 1
 
     def __post_init__(self) -> None:
         _require(
@@ -319,6 +322,13 @@ class SynthesizeParams:
             self.dtype,
         )
         _require(self.chunk_size >= 1, "synthesize.chunk_size", "an integer >= 1", self.chunk_size)
+        _require(
+            self.tensor_parallel_size == 1
+            or (self.backend == "vllm" and self.tensor_parallel_size > 1),
+            "synthesize.tensor_parallel_size",
+            "1, or an integer > 1 with backend 'vllm'",
+            self.tensor_parallel_size,
+        )
 
 
 @dataclass(frozen=True)

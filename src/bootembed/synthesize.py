@@ -12,14 +12,19 @@ Resumption: anchors are processed in fixed chunks; each finished chunk is writte
 a work directory named by a fingerprint of everything that determines the output (anchors, adapters, decoding).
 A rerun after an interruption skips finished chunks, so no anchor is generated twice and none is lost; a changed
 input gets a new fingerprint and never mixes with old parts.
+
+Sharding (data parallelism): the same chunks are dealt round-robin to N shards (chunk ``k`` goes to shard
+``k mod N``). Every chunk is generated with exactly the prompts, batches and seeds it gets in an unsharded run, so
+:func:`merge_shards` of the N shard outputs equals the unsharded output row for row (same backend, same hardware).
+Shards can run as DVC matrix stages or ``dvc queue`` workers, one engine (GPU set) each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -32,7 +37,7 @@ from bootembed.generation.base import GenerationBackend, SamplingConfig
 from bootembed.io import write_parquet
 from bootembed.prompts import POLARITIES, parse_generation, xllora_prompt
 
-__all__ = ["TRIPLET_SCHEMA", "fingerprint", "synthesize_triplets"]
+__all__ = ["TRIPLET_SCHEMA", "fingerprint", "merge_shards", "parse_shard", "synthesize_triplets"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,66 @@ def fingerprint(anchors: pl.DataFrame, **settings: object) -> str:
     return digest.hexdigest()[:16]
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse a shard spec ``"I/N"`` (shard I of N, 0-based) into ``(I, N)``.
+
+    Raises:
+        ValueError: not of the form ``I/N`` with integers ``0 <= I < N``.
+    """
+    index, sep, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = (-1, 0)
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard: expected 'I/N' with integers 0 <= I < N, got {text!r}")
+    return shard
+
+
+def merge_shards(anchors: pl.DataFrame, shards: list[pl.DataFrame]) -> pl.DataFrame:
+    """Merge the outputs of N shards of one synthesis run back into anchor order.
+
+    Args:
+        anchors: the anchors the shards were made from (``anchor_id`` column, N rows in output order).
+        shards: shard outputs (:data:`TRIPLET_SCHEMA` frames), in any order.
+
+    Returns:
+        One frame with a row per anchor, in the order of ``anchors``.
+
+    Raises:
+        ValueError: a shard has other columns, an anchor is missing or appears twice, or a shard holds an
+            ``anchor_id`` that is not among the anchors.
+    """
+    for index, frame in enumerate(shards):
+        if list(frame.columns) != list(TRIPLET_SCHEMA):
+            raise ValueError(
+                f"shard {index}: expected columns {list(TRIPLET_SCHEMA)}, got {frame.columns}"
+            )
+    merged = (
+        pl.concat([frame.cast(TRIPLET_SCHEMA) for frame in shards])
+        if shards
+        else pl.DataFrame(schema=TRIPLET_SCHEMA)
+    )
+    duplicated = merged.filter(pl.col("anchor_id").is_duplicated())["anchor_id"].unique()
+    if duplicated.len():
+        raise ValueError(
+            f"shards: anchor_id(s) in more than one shard: {duplicated.to_list()[:10]}"
+        )
+    wanted = anchors["anchor_id"].to_list()
+    have = set(merged["anchor_id"].to_list())
+    missing = [i for i in wanted if i not in have]
+    extra = sorted(have - set(wanted))
+    if missing or extra:
+        raise ValueError(
+            f"shards: {len(missing)} anchor(s) missing (first: {missing[:10]}), "
+            f"{len(extra)} unknown anchor_id(s) (first: {extra[:10]})"
+        )
+    order = pl.DataFrame({"anchor_id": wanted, "_order": range(len(wanted))}).cast(
+        {"anchor_id": pl.Int64}
+    )
+    return merged.join(order, on="anchor_id").sort("_order").drop("_order")
+
+
 def _read_part(path: Path, expected_ids: list[int]) -> pl.DataFrame | None:
     try:
         frame = pl.read_parquet(path)
@@ -87,6 +152,7 @@ def synthesize_triplets(
     adapters: Mapping[str, str | None] | None = None,
     build_prompt: Callable[[Mapping[str, object], str], str] | None = None,
     keep_parts: bool = False,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """Generate (positive, hard negative) for every anchor with the backend's adapters.
 
@@ -104,16 +170,22 @@ def synthesize_triplets(
             ``language``. Default: :func:`~bootembed.prompts.xllora_prompt` of the anchor. Every prompt is part of
             the fingerprint, so a changed template never resumes from old parts.
         keep_parts: keep the part files after success (default: remove them).
+        shard: ``(I, N)``: generate only chunks ``k`` with ``k mod N == I`` (see the module docstring);
+            ``(0, 1)`` generates everything.
 
     Returns:
-        ``(triplets, stats)``: N rows with :data:`TRIPLET_SCHEMA` columns in anchor order; stats give
+        ``(triplets, stats)``: the shard's rows (all N rows unsharded) with :data:`TRIPLET_SCHEMA` columns in
+        anchor order; stats give
         ``anchors``, ``chunks``, ``chunks_resumed``, ``generations`` (made in this call, resumed chunks
         excluded), ``seconds``, ``generations_per_second``,
         ``unparseable_positive``, ``unparseable_negative``.
 
     Raises:
-        ValueError: missing columns, duplicate ``anchor_id`` or ``chunk_size < 1``.
+        ValueError: missing columns, duplicate ``anchor_id``, ``chunk_size < 1`` or a bad ``shard``.
     """
+    shard_index, shard_count = shard
+    if not 0 <= shard_index < shard_count:
+        raise ValueError(f"shard: expected (I, N) with 0 <= I < N, got {shard}")
     missing = {"anchor_id", "anchor", "language"} - set(anchors.columns)
     if missing:
         raise ValueError(f"anchors: missing column(s) {sorted(missing)}")
@@ -150,7 +222,9 @@ def synthesize_triplets(
     resumed = 0
     fresh_rows = 0
     start = time.perf_counter()
-    for index, chunk in enumerate(tqdm(chunks, desc=f"synthesize[{strategy}]", unit="chunk")):
+    mine = [k for k in range(len(chunks)) if k % shard_count == shard_index]
+    for index in tqdm(mine, desc=f"synthesize[{strategy}]", unit="chunk"):
+        chunk = chunks[index]
         part = parts_dir / f"part-{index:05d}.parquet"
         ids = [r["anchor_id"] for r in chunk]
         if part.exists() and (frame := _read_part(part, ids)) is not None:
@@ -188,7 +262,7 @@ def synthesize_triplets(
     triplets = pl.concat(frames) if frames else pl.DataFrame(schema=TRIPLET_SCHEMA)
     stats = {
         "anchors": float(triplets.height),
-        "chunks": float(len(chunks)),
+        "chunks": float(len(mine)),
         "chunks_resumed": float(resumed),
         "generations": float(2 * fresh_rows),
         "seconds": round(seconds, 2),
@@ -199,6 +273,10 @@ def synthesize_triplets(
         round(stats["generations"] / seconds, 3) if seconds > 0 else 0.0
     )
     if not keep_parts:
-        shutil.rmtree(parts_dir, ignore_errors=True)
+        # Only this shard's parts: other shards may share the work directory and still be running.
+        for index in mine:
+            (parts_dir / f"part-{index:05d}.parquet").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            parts_dir.rmdir()
     logger.info("synthesised %d triplets: %s", triplets.height, stats)
     return triplets, stats

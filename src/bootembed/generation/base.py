@@ -89,6 +89,7 @@ def make_backend(
     dtype: str = "auto",
     batch_size: int = 16,
     merge_lora: bool = False,
+    tensor_parallel_size: int = 1,
 ) -> GenerationBackend:
     """Create the backend called ``name``: ``"transformers"`` or ``"vllm"``.
 
@@ -99,10 +100,16 @@ def make_backend(
         dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"``.
         batch_size: prompts per batch (transformers) / concurrent sequences (vLLM ``max_num_seqs``).
         merge_lora: transformers only: merge each adapter into its own copy of the base weights.
+        tensor_parallel_size: vLLM only: GPUs one engine is split over.
 
     Raises:
-        ValueError: unknown backend name.
+        ValueError: unknown backend name, or ``tensor_parallel_size > 1`` with the transformers backend.
     """
+    if name == "transformers" and tensor_parallel_size != 1:
+        raise ValueError(
+            "synthesize.tensor_parallel_size: the transformers backend runs on one device; "
+            f"expected 1, got {tensor_parallel_size} (use backend 'vllm')"
+        )
     if name == "transformers":
         from bootembed.generation.transformers_backend import TransformersBackend
 
@@ -116,5 +123,11 @@ def make_backend(
     if name == "vllm":
         from bootembed.generation.vllm_backend import VLLMBackend
 
-        return VLLMBackend(base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size)
+        return VLLMBackend(
+            base_model_dir,
+            adapters=adapters,
+            dtype=dtype,
+            batch_size=batch_size,
+            tensor_parallel_size=tensor_parallel_size,
+        )
     raise ValueError(f"synthesize.backend: expected 'transformers' or 'vllm', got {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def resolve_dtype(dtype: str) -> torch.dtype:
         if capability in ("AVX512_BF16", "AMX") or "AMX" in capability
         else torch.float32
     )
+
+
+def _count_generated(new_tokens: torch.Tensor, stop_ids: torch.Tensor) -> int:
+    """Generated tokens in a ``(batch, steps)`` block: each row up to and including its first stop id."""
+    if new_tokens.numel() == 0:
+        return 0
+    is_stop = torch.isin(new_tokens, stop_ids)
+    first_stop = is_stop.int().argmax(dim=1)
+    steps = new_tokens.shape[1]
+    lengths = torch.where(is_stop.any(dim=1), first_stop + 1, torch.full_like(first_stop, steps))
+    return int(lengths.sum())
 
 
 class TransformersBackend(GenerationBackend):
@@ -99,6 +111,10 @@ class TransformersBackend(GenerationBackend):
             self._adapters = tuple(name for name, _ in items)
         self.model = model.to(self.device).eval()
         self._stop_ids = self._stop_token_ids()
+        #: Counters over this backend's life: new tokens generated (up to and including the stop token, padding
+        #: excluded) and seconds spent inside :meth:`generate`.
+        self.generated_tokens = 0
+        self.generate_seconds = 0.0
         logger.info(
             "transformers backend: %s on %s (%s), adapters=%s",
             base_model_dir,
@@ -162,6 +178,8 @@ class TransformersBackend(GenerationBackend):
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        stop_ids = torch.tensor(self._stop_ids, device=self.device)
+        start = time.perf_counter()
         with self._use_adapter(adapter) as model:
             for batch in tqdm(
                 batches, desc=f"generate[{adapter or 'base'}]", unit="batch", leave=False
@@ -171,9 +189,11 @@ class TransformersBackend(GenerationBackend):
                 enc = enc.to(self.device)
                 out = model.generate(**enc, **kwargs)
                 new_tokens = out[:, enc["input_ids"].shape[1] :]
+                self.generated_tokens += _count_generated(new_tokens, stop_ids)
                 texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
                 for i, text in zip(batch, texts, strict=True):
                     outputs[i] = text
+        self.generate_seconds += time.perf_counter() - start
         return outputs
 
     def close(self) -> None:

@@ -10,8 +10,10 @@ Decoding matches :class:`bootembed.generation.transformers_backend.TransformersB
 :func:`bootembed.generation.vllm_worker.sampling_kwargs`): greedy = temperature 0, stop at EOS or a newline token
 (kept in the text), at least one new token, per-prompt seeds ``seed + i`` when sampling.
 
-Status: usable as a library (``VLLMBackend(...)``); not yet selectable as ``synthesize.backend: vllm`` in
-``params.yaml`` (wiring, CI path and the throughput benchmark are the open part of the vLLM issue).
+Scale-out: ``tensor_parallel_size`` splits one engine over several GPUs; data parallelism is anchor sharding
+(:func:`bootembed.synthesize.synthesize_triplets` ``shard``): one engine per shard, each on its own GPUs
+(``CUDA_VISIBLE_DEVICES``), run as DVC matrix stages or ``dvc queue`` workers, merged exactly by
+:func:`bootembed.synthesize.merge_shards`.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ class VLLMBackend(GenerationBackend):
         max_model_len: tokens per sequence (prompt + continuation) the KV cache is sized for.
         enforce_eager: skip ``torch.compile`` / graph capture (much faster engine start on CPU).
         kv_cache_gib: CPU KV-cache size in GiB (``VLLM_CPU_KVCACHE_SPACE``, unless already set).
+        tensor_parallel_size: GPUs one engine is split over (vLLM ``tensor_parallel_size``; must be 1 on CPU).
         in_process: ``True``: run the engine here (needs ``vllm`` importable); ``False``: run the worker in the
             venv; ``None``: in-process iff :func:`vllm_importable`.
         venv: the vLLM venv folder (default ``BOOTEMBED_VLLM_VENV`` or ``.venv-vllm`` in the working directory);
@@ -170,11 +173,14 @@ class VLLMBackend(GenerationBackend):
         max_model_len: int = 1024,
         enforce_eager: bool = True,
         kv_cache_gib: int = 2,
+        tensor_parallel_size: int = 1,
         in_process: bool | None = None,
         venv: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        if tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size: expected >= 1, got {tensor_parallel_size}")
         base = Path(base_model_dir)
         if not (base / "config.json").is_file():
             raise FileNotFoundError(f"{base / 'config.json'}: base model config not found")
@@ -191,6 +197,7 @@ class VLLMBackend(GenerationBackend):
             "max_num_seqs": batch_size,
             "enforce_eager": enforce_eager,
             "kv_cache_gib": kv_cache_gib,
+            "tensor_parallel_size": tensor_parallel_size,
         }
         self.in_process = vllm_importable() if in_process is None else in_process
         #: Counters over this backend's life: new tokens generated, seconds spent in generate calls.

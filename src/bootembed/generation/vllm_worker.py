@@ -207,6 +207,7 @@ class Engine:
         enforce_eager: skip graph capture / ``torch.compile`` (faster start).
         seed: engine seed (per-request seeds drive sampling).
         kv_cache_gib: CPU KV-cache size in GiB (``VLLM_CPU_KVCACHE_SPACE``), unless already set.
+        tensor_parallel_size: GPUs the model is split over (vLLM ``tensor_parallel_size``; 1 on CPU).
 
     Raises:
         ImportError: ``vllm`` is not importable.
@@ -223,6 +224,7 @@ class Engine:
         enforce_eager: bool = True,
         seed: int = 0,
         kv_cache_gib: int = 2,
+        tensor_parallel_size: int = 1,
     ) -> None:
         for key, value in ENGINE_ENV_DEFAULTS.items():
             os.environ.setdefault(key, value)
@@ -246,6 +248,7 @@ class Engine:
             max_model_len=max_model_len,
             max_num_seqs=max_num_seqs,
             enforce_eager=enforce_eager,
+            tensor_parallel_size=tensor_parallel_size,
             **lora_kwargs,
         )
         self._lora_requests = {

@@ -1,0 +1,586 @@
+"""Synthesis throughput benchmark: the same prompts through each generation backend, side by side in one run.
+
+Each run (a backend with its settings) executes in a fresh child process, so its peak resident memory and start-up
+cost are its own; runs execute one after another on an otherwise idle machine. Per run and per target (base model,
+LoRA adapter) the benchmark records output tokens/s, prompts/s, time to first batch (engine start included) and
+peak RSS of the child's process tree; then it measures the machine itself (dense matmul rate in float32 and
+bfloat16, memory bandwidth) and places every run on a roofline:
+
+* compute roof (tokens/s) = measured matmul rate / model FLOPs per generated token (2 x linear-layer parameters,
+  LM head included, plus attention over the mean context);
+* memory roof (tokens/s) = batch size x memory bandwidth / bytes of weights streamed per decode step.
+
+The result is one JSON file (``metrics/bench/synthesize.json``), committed like other metrics. Timings belong in
+this JSON, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BenchRun",
+    "bench_synthesize",
+    "measure_matmul_gflops",
+    "measure_memory_bandwidth",
+    "model_cost",
+    "parse_run",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Runs of ``bootembed bench synthesize`` when none are given: the tuned transformers backend (merged LoRA),
+#: the unmerged one, vLLM with its default CPU thread binding, and vLLM with OpenMP bound to every core.
+DEFAULT_RUNS: tuple[str, ...] = (
+    "transformers",
+    "transformers:merge_lora=false",
+    "vllm",
+    "vllm:env.VLLM_CPU_OMP_THREADS_BIND=all",
+)
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One benchmarked configuration.
+
+    Attributes:
+        backend: ``"transformers"`` or ``"vllm"``.
+        batch_size: prompts per batch (transformers) / concurrent sequences (vLLM ``max_num_seqs``).
+        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"``.
+        merge_lora: transformers: merge each adapter into its own weight copy.
+        env: environment variables set for the run's process (e.g. vLLM's ``VLLM_CPU_OMP_THREADS_BIND``;
+            the value ``all`` is replaced by every CPU this process may use, e.g. ``0-1``).
+    """
+
+    backend: str
+    batch_size: int = 16
+    dtype: str = "auto"
+    merge_lora: bool = True
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short unique name, e.g. ``vllm[bs=16,VLLM_CPU_OMP_THREADS_BIND=all]``."""
+        parts = [f"bs={self.batch_size}", f"dtype={self.dtype}"]
+        if self.backend == "transformers":
+            parts.append(f"merge_lora={str(self.merge_lora).lower()}")
+        parts += [f"{k}={v}" for k, v in sorted(self.env.items())]
+        return f"{self.backend}[{','.join(parts)}]"
+
+
+def parse_run(spec: str, *, batch_size: int = 16, dtype: str = "auto") -> BenchRun:
+    """Parse ``backend[:key=value...]`` (keys: ``batch_size``, ``dtype``, ``merge_lora``, ``env.NAME``).
+
+    Example:
+        >>> parse_run("vllm:batch_size=32:env.VLLM_CPU_OMP_THREADS_BIND=all").batch_size
+        32
+
+    Raises:
+        ValueError: unknown backend or key, or a malformed value.
+    """
+    backend, *options = spec.split(":")
+    if backend not in ("transformers", "vllm"):
+        raise ValueError(f"run {spec!r}: backend must be 'transformers' or 'vllm', got {backend!r}")
+    values: dict[str, Any] = {"batch_size": batch_size, "dtype": dtype, "merge_lora": True}
+    env: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise ValueError(f"run {spec!r}: expected key=value, got {option!r}")
+        if key.startswith("env."):
+            env[key[4:]] = value
+        elif key == "batch_size" and value.isdigit() and int(value) >= 1:
+            values["batch_size"] = int(value)
+        elif key == "dtype" and value in ("auto", "float32", "bfloat16"):
+            values["dtype"] = value
+        elif key == "merge_lora" and value.lower() in ("true", "false"):
+            values["merge_lora"] = value.lower() == "true"
+        else:
+            raise ValueError(
+                f"run {spec!r}: bad option {option!r} (keys: batch_size=int>=1, "
+                "dtype=auto|float32|bfloat16, merge_lora=true|false, env.NAME=value)"
+            )
+    return BenchRun(backend=backend, env=env, **values)
+
+
+# --- the machine ---------------------------------------------------------------------------------------------------
+
+
+def _cpu_list() -> str:
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cpus:
+        return f"0-{(os.cpu_count() or 1) - 1}"
+    if cpus == list(range(cpus[0], cpus[-1] + 1)):
+        return f"{cpus[0]}-{cpus[-1]}"
+    return ",".join(map(str, cpus))
+
+
+def measure_matmul_gflops(dtype: str, *, size: int = 2048, seconds: float = 2.0) -> float:
+    """Dense square matmul rate of this machine with torch's current thread count.
+
+    Args:
+        dtype: ``"float32"`` or ``"bfloat16"``.
+        size: matrix side N (one product costs 2 N^3 FLOPs).
+        seconds: minimum measuring time after one warm-up product.
+
+    Returns:
+        GFLOP/s (1e9 floating-point operations per second), best of the timed products.
+    """
+    import torch
+
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(torch_dtype)
+    b = torch.randn(size, size, generator=generator).to(torch_dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def measure_memory_bandwidth(*, mib: int = 512, seconds: float = 2.0) -> float:
+    """Memory bandwidth of a large tensor copy (bytes read + bytes written per second).
+
+    Args:
+        mib: buffer size in MiB (well above the last-level cache).
+        seconds: minimum measuring time after one warm-up copy.
+
+    Returns:
+        GB/s (1e9 bytes per second), best of the timed copies.
+    """
+    import torch
+
+    src = torch.ones(mib * 2**20 // 4, dtype=torch.float32)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.numel() * 4 / best / 1e9
+
+
+def model_cost(
+    config: Mapping[str, Any], *, context: float, bytes_per_weight: int
+) -> dict[str, float]:
+    """FLOPs per generated token and weight bytes per decode step of a decoder-only transformer.
+
+    Counts the linear layers of every block (q, k, v, o projections and a gated MLP), the LM head, and attention
+    scores plus weighted values over ``context`` positions (``min(context, sliding_window)`` on sliding-window
+    layers). Norms, activations and the embedding lookup are ignored (well under 1% here).
+
+    Args:
+        config: the model's ``config.json`` (a Llama / Gemma-style text config; a ``text_config`` inside is used).
+        context: mean number of positions attended per generated token (prompt + half the continuation).
+        bytes_per_weight: 4 for float32, 2 for bfloat16.
+
+    Returns:
+        ``linear_params``, ``flops_per_token`` (FLOPs), ``weight_bytes`` (bytes of linear weights read per
+        decode step, LM head included).
+
+    Raises:
+        KeyError: a required config field is missing.
+    """
+    cfg = config.get("text_config", config)
+    hidden = int(cfg["hidden_size"])
+    heads = int(cfg["num_attention_heads"])
+    kv_heads = int(cfg.get("num_key_value_heads", heads))
+    head_dim = int(cfg.get("head_dim") or hidden // heads)
+    layers = int(cfg["num_hidden_layers"])
+    per_layer = (
+        hidden * heads * head_dim * 2  # q, o
+        + hidden * kv_heads * head_dim * 2  # k, v
+        + 3 * hidden * int(cfg["intermediate_size"])  # gate, up, down
+    )
+    linear = layers * per_layer + hidden * int(cfg["vocab_size"])
+    window = cfg.get("sliding_window")
+    kinds = cfg.get("layer_types") or ["full_attention"] * layers
+    attention = 0.0
+    for kind in kinds:
+        span = min(context, window) if (kind == "sliding_attention" and window) else context
+        attention += 2 * 2 * heads * head_dim * span
+    return {
+        "linear_params": float(linear),
+        "flops_per_token": float(2 * linear + attention),
+        "weight_bytes": float(linear * bytes_per_weight),
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, usable cores, torch build and its CPU capability, Python and OS."""
+    import torch
+
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# --- one run, in a child process -----------------------------------------------------------------------------------
+
+
+class _RssSampler:
+    """Peak resident memory of this process plus all its descendants, sampled every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for proc in [self._process, *self._process.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> _RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run_child(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Execute one run (see :func:`bench_synthesize`); called inside the child process."""
+    from bootembed.generation.base import SamplingConfig, make_backend
+
+    run = spec["run"]
+    prompts: list[str] = spec["prompts"]
+    sampling = SamplingConfig(**spec["sampling"])
+    targets: list[str | None] = spec["targets"]
+    result: dict[str, Any] = {"targets": {}}
+    with _RssSampler() as rss:
+        start = time.perf_counter()
+        backend = make_backend(
+            run["backend"],
+            spec["base"],
+            adapters=spec["adapters"] or None,
+            dtype=run["dtype"],
+            batch_size=run["batch_size"],
+            merge_lora=run["merge_lora"],
+        )
+        result["load_seconds"] = time.perf_counter() - start
+        backend.generate(prompts[: run["batch_size"]], adapter=targets[0], sampling=sampling)
+        result["time_to_first_batch_seconds"] = time.perf_counter() - start
+        for target in targets:
+            tokens_before = backend.generated_tokens  # type: ignore[attr-defined]
+            begin = time.perf_counter()
+            texts = backend.generate(prompts, adapter=target, sampling=sampling)
+            seconds = time.perf_counter() - begin
+            tokens = backend.generated_tokens - tokens_before  # type: ignore[attr-defined]
+            result["targets"][target or "base"] = {
+                "prompts": len(prompts),
+                "generated_tokens": tokens,
+                "seconds": round(seconds, 3),
+                "output_tokens_per_second": round(tokens / seconds, 3),
+                "prompts_per_second": round(len(prompts) / seconds, 4),
+                "texts": texts,
+            }
+        if spec.get("profile") and backend.name == "transformers":
+            result["profile"] = _profile_ops(
+                backend, prompts[: run["batch_size"]], targets[-1], sampling
+            )
+        result["engine"] = {
+            "name": backend.name,
+            "version": getattr(backend, "vllm_version", None),
+            "dtype": str(getattr(backend, "dtype", run["dtype"])),
+        }
+        backend.close()
+    result["peak_rss_mib"] = round(rss.peak_bytes / 2**20, 1)
+    return result
+
+
+def _profile_ops(
+    backend: Any, prompts: list[str], target: str | None, sampling: Any
+) -> dict[str, Any]:
+    """Self CPU time per torch operator over one batch (torch.profiler): where the time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        backend.generate(prompts, adapter=target, sampling=sampling)
+    events = [(e.key, e.self_cpu_time_total) for e in prof.key_averages()]
+    total = sum(t for _, t in events) or 1.0
+    top = sorted(events, key=lambda e: -e[1])[:12]
+    matmul = sum(
+        t for k, t in events if k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+    )
+    return {
+        "batch_prompts": len(prompts),
+        "self_cpu_seconds": round(total / 1e6, 3),
+        "matmul_share": round(matmul / total, 4),
+        "top_ops": [{"op": k, "share": round(t / total, 4)} for k, t in top],
+    }
+
+
+def _child_main(argv: Sequence[str]) -> int:
+    spec_path, out_path = argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    result = _run_child(spec)
+    tmp = Path(out_path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, out_path)
+    return 0
+
+
+def _execute(run: BenchRun, spec: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+    env = dict(os.environ)
+    for key, value in run.env.items():
+        env[key] = _cpu_list() if value == "all" else value
+    with tempfile.TemporaryDirectory(prefix="bootembed-bench-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps({**spec, "run": asdict(run)}), encoding="utf-8")
+        cmd = [sys.executable, "-m", "bootembed.bench", str(spec_path), str(out_path)]
+        logger.info("bench: %s", run.label)
+        wall = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, timeout=timeout, check=False)
+        if proc.returncode != 0 or not out_path.is_file():
+            raise RuntimeError(
+                f"bench run {run.label} failed (exit {proc.returncode}); see its log"
+            )
+        result = json.loads(out_path.read_text(encoding="utf-8"))
+    result["process_seconds"] = round(time.perf_counter() - wall, 2)
+    result["env"] = {k: env[k] for k in run.env}
+    return result
+
+
+# --- the whole benchmark -------------------------------------------------------------------------------------------
+
+
+def bench_synthesize(
+    base_model_dir: str | Path,
+    prompts: Sequence[str],
+    runs: Sequence[BenchRun],
+    *,
+    adapter_dir: str | Path | None = None,
+    max_new_tokens: int = 32,
+    machine_seconds: float = 2.0,
+    timeout: float = 3600.0,
+    profile: bool = False,
+) -> dict[str, Any]:
+    """Run the same prompts through every run's backend (greedy decoding) and place each on the roofline.
+
+    Every run generates all prompts with the base model and, if ``adapter_dir`` is given, with that LoRA adapter
+    (``"lora"``), after one warm-up batch that gives the time to first batch. Ratios compare the fastest vLLM run
+    with the fastest transformers run per target; greedy agreement is the share of prompts whose text equals the
+    first run's.
+
+    Args:
+        base_model_dir: transformers folder of the base causal LM.
+        prompts: N prompts (the same for every run).
+        runs: configurations to compare, executed one after another, each in a fresh child process.
+        adapter_dir: a peft LoRA folder, or ``None`` to benchmark the base model only.
+        max_new_tokens: generation budget per prompt (greedy, stop at EOS or newline).
+        machine_seconds: measuring time per machine figure (matmul rates, bandwidth).
+        timeout: seconds allowed per run.
+        profile: transformers runs also profile one batch with torch.profiler (operator time shares).
+
+    Returns:
+        A JSON-ready dict: ``machine``, ``model``, ``settings``, ``runs`` (per run: label, settings, load and
+        first-batch seconds, peak RSS in MiB, per target tokens/s, prompts/s, roofline shares), ``ratios``
+        (vLLM / transformers per target) and ``roofline``.
+
+    Raises:
+        ValueError: no prompts or no runs.
+        RuntimeError: a run failed.
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    if not prompts:
+        raise ValueError("bench: no prompts")
+    if not runs:
+        raise ValueError("bench: no runs")
+    base = Path(base_model_dir).resolve()
+    adapters = {"lora": str(Path(adapter_dir).resolve())} if adapter_dir else {}
+    targets: list[str | None] = [None, *adapters]
+    spec = {
+        "base": str(base),
+        "adapters": adapters,
+        "prompts": list(prompts),
+        "targets": targets,
+        "sampling": {"max_new_tokens": max_new_tokens, "do_sample": False},
+        "profile": profile,
+    }
+    results = [_execute(run, spec, timeout) for run in runs]
+
+    # The machine, measured after the runs so it never competes with them.
+    machine = machine_info()
+    machine["matmul_gflops"] = {
+        dtype: round(measure_matmul_gflops(dtype, seconds=machine_seconds), 1)
+        for dtype in ("float32", "bfloat16")
+    }
+    machine["memory_bandwidth_gbps"] = round(measure_memory_bandwidth(seconds=machine_seconds), 1)
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    prompt_tokens = [len(ids) for ids in tokenizer(list(prompts)).input_ids]
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    texts_of = [
+        {name: stats.pop("texts") for name, stats in result["targets"].items()}
+        for result in results
+    ]
+    out_runs = []
+    for run, result, texts_by_target in zip(runs, results, texts_of, strict=True):
+        dtype = result["engine"]["dtype"].removeprefix("torch.")
+        bytes_per_weight = 2 if dtype == "bfloat16" else 4
+        per_target = {}
+        for name, stats in result["targets"].items():
+            mean_new = stats["generated_tokens"] / len(prompts)
+            cost = model_cost(
+                config,
+                context=statistics.fmean(prompt_tokens) + mean_new / 2,
+                bytes_per_weight=bytes_per_weight,
+            )
+            tps = stats["output_tokens_per_second"]
+            compute_roof = {
+                d: machine["matmul_gflops"][d] * 1e9 / cost["flops_per_token"]
+                for d in ("float32", "bfloat16")
+            }
+            memory_roof = (
+                run.batch_size * machine["memory_bandwidth_gbps"] * 1e9 / cost["weight_bytes"]
+            )
+            own_roof = min(compute_roof[dtype if dtype in compute_roof else "float32"], memory_roof)
+            total_tokens = sum(prompt_tokens) + stats["generated_tokens"]
+            # Every prompt token is also pushed through the model once (prefill): output tokens/s cannot exceed
+            # the matmul rate / (FLOPs per token x all tokens per output token).
+            tokens_per_output = total_tokens / max(stats["generated_tokens"], 1)
+            texts, ref_texts = texts_by_target[name], texts_of[0][name]
+            per_target[name] = {
+                **stats,
+                "greedy_agreement_with_first_run": round(
+                    sum(a == b for a, b in zip(texts, ref_texts, strict=True)) / len(prompts), 4
+                ),
+                "flops_per_token": cost["flops_per_token"],
+                "roofline_tokens_per_second": {
+                    "compute_float32": round(compute_roof["float32"], 1),
+                    "compute_bfloat16": round(compute_roof["bfloat16"], 1),
+                    "memory_at_batch_size": round(memory_roof, 1),
+                    "attainable_own_dtype": round(own_roof, 1),
+                    "compute_float32_incl_prefill": round(
+                        compute_roof["float32"] / tokens_per_output, 1
+                    ),
+                },
+                "share_of_roofline": {
+                    "bfloat16_matmul": round(tps / compute_roof["bfloat16"], 4),
+                    "float32_matmul": round(tps / compute_roof["float32"], 4),
+                    "attainable_own_dtype": round(tps / own_roof, 4),
+                    "float32_matmul_incl_prefill": round(
+                        tps * tokens_per_output / compute_roof["float32"], 4
+                    ),
+                },
+                # Prompt (prefill) tokens cost the same FLOPs per token: the achieved model FLOP rate.
+                "model_gflops_incl_prefill": round(
+                    total_tokens * cost["flops_per_token"] / stats["seconds"] / 1e9, 2
+                ),
+            }
+        out_runs.append(
+            {
+                "label": run.label,
+                "settings": {**asdict(run), "env": result["env"]},
+                "engine": result["engine"],
+                "load_seconds": round(result["load_seconds"], 2),
+                "time_to_first_batch_seconds": round(result["time_to_first_batch_seconds"], 2),
+                "process_seconds": result["process_seconds"],
+                "peak_rss_mib": result["peak_rss_mib"],
+                "targets": per_target,
+                **({"profile": result["profile"]} if "profile" in result else {}),
+            }
+        )
+    ratios: dict[str, Any] = {}
+    for name in ("base", *adapters):
+
+        def best(backend: str, name: str = name) -> dict[str, Any] | None:
+            candidates = [r for r in out_runs if r["settings"]["backend"] == backend]
+            return max(
+                candidates,
+                key=lambda r: r["targets"][name]["output_tokens_per_second"],
+                default=None,
+            )
+
+        hf, vl = best("transformers"), best("vllm")
+        if hf and vl:
+            ratios[name] = {
+                "vllm_over_transformers": round(
+                    vl["targets"][name]["output_tokens_per_second"]
+                    / hf["targets"][name]["output_tokens_per_second"],
+                    3,
+                ),
+                "transformers_run": hf["label"],
+                "vllm_run": vl["label"],
+            }
+    cost_ref = model_cost(config, context=statistics.fmean(prompt_tokens), bytes_per_weight=4)
+    return {
+        "benchmark": "synthesize",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine,
+        "model": {
+            "base": str(base_model_dir),
+            "adapter": str(adapter_dir) if adapter_dir else None,
+            "linear_params": cost_ref["linear_params"],
+            "weight_bytes_float32": cost_ref["weight_bytes"],
+        },
+        "settings": {
+            "prompts": len(prompts),
+            "mean_prompt_tokens": round(statistics.fmean(prompt_tokens), 2),
+            "max_new_tokens": max_new_tokens,
+            "decoding": "greedy, stop at EOS or newline",
+            "torch_threads": torch.get_num_threads(),
+        },
+        "runs": out_runs,
+        "ratios": ratios,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
