@@ -99,3 +99,52 @@ def test_bench_runs_backends_side_by_side_and_reports_roofline(
     assert result["ratios"] == {}  # no vLLM run
     with pytest.raises(ValueError, match="no prompts"):
         bench_synthesize(tiny_causal_lm, [], runs)
+
+
+def test_collapsed_py_spy_stacks_give_shares(tmp_path: Path):
+    from bootembed.bench import _collapsed_shares, render_markdown
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "main (a.py:1);step (vllm/lora/punica.py:9);mm (x.py:3) 30\n"
+        "main (a.py:1);forward (layers/linear.py:5);mm (x.py:3) 60\n"
+        "main (a.py:1);sample (sample/sampler.py:2) 10\n"
+        "garbage line\n"
+    )
+    shares = _collapsed_shares(raw, top=2)
+    assert shares["samples"] == 100
+    assert shares["share_in_vllm_lora_code"] == 0.3
+    assert shares["share_in_linear_layers"] == 0.6
+    assert shares["share_in_sampler"] == 0.1
+    assert shares["top_self"] == [
+        {"frame": "mm (x.py:3)", "share": 0.9},
+        {"frame": "sample (sample/sampler.py:2)", "share": 0.1},
+    ]
+    assert shares["top_inclusive"][0] == {"frame": "main (a.py:1)", "share": 1.0}
+    table = render_markdown(
+        {
+            "runs": [
+                {
+                    "label": "vllm[bs=16]",
+                    "time_to_first_batch_seconds": 70.0,
+                    "peak_rss_mib": 8000.0,
+                    "targets": {
+                        "base": {
+                            "output_tokens_per_second": 69.0,
+                            "prompts_per_second": 2.33,
+                            "greedy_agreement_with_first_run": 1.0,
+                            "share_of_roofline": {
+                                "float32_matmul": 0.205,
+                                "float32_matmul_incl_prefill": 0.906,
+                            },
+                        }
+                    },
+                }
+            ],
+            "ratios": {
+                "base": {"vllm_over_transformers": 1.79, "vllm_run": "v", "transformers_run": "t"}
+            },
+        }
+    )
+    assert "| `vllm[bs=16]` | base | 69.0 | 2.33 | 70.0 | 8000 | 20.5% | 90.6% | 100% |" in table
+    assert "**1.79x**" in table

@@ -172,6 +172,18 @@ def test_lora_max_rank_reads_rank_pattern_and_rejects_bad_configs(tmp_path: Path
         lora_max_rank([path])
 
 
+def test_cpu_threads_bind_lists_every_usable_cpu_or_defers_to_vllm() -> None:
+    from bootembed.generation.vllm_worker import cpu_threads_bind
+
+    assert cpu_threads_bind("all", [1, 0]) == "0-1"
+    assert cpu_threads_bind("all", [0, 2, 3]) == "0,2,3"
+    assert cpu_threads_bind("all") is not None  # this process's affinity
+    assert cpu_threads_bind("auto") is None
+    assert cpu_threads_bind("4-7") == "4-7"
+    with pytest.raises(ValueError, match="cpu_threads_bind"):
+        cpu_threads_bind("")
+
+
 # --- worker loop and client -----------------------------------------------------------------------------------
 
 
@@ -278,6 +290,7 @@ def test_backend_chunks_keep_order_seeds_and_count_tokens(
 ) -> None:
     engine = FakeEngine.instances[-1]
     assert engine.kwargs["max_num_seqs"] == 2 and engine.kwargs["dtype"] == "float32"
+    assert engine.kwargs["cpu_bind"] == "all" and engine.kwargs["tensor_parallel_size"] == 1
     assert fake_backend.adapters == ("positive", "negative") and fake_backend.name == "vllm"
     prompts = [f"p{i}" for i in range(11)]
     sampling = SamplingConfig(max_new_tokens=9, do_sample=True, seed=100)

@@ -38,17 +38,20 @@ __all__ = [
     "measure_memory_bandwidth",
     "model_cost",
     "parse_run",
+    "profile_vllm",
+    "render_markdown",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Runs of ``bootembed bench synthesize`` when none are given: the tuned transformers backend (merged LoRA),
-#: the unmerged one, vLLM with its default CPU thread binding, and vLLM with OpenMP bound to every core.
+#: the unmerged one, vLLM as the project starts it (compute threads bound to every CPU), and vLLM with its own
+#: ``auto`` CPU binding (one core kept for the scheduler).
 DEFAULT_RUNS: tuple[str, ...] = (
     "transformers",
     "transformers:merge_lora=false",
     "vllm",
-    "vllm:env.VLLM_CPU_OMP_THREADS_BIND=all",
+    "vllm:env.VLLM_CPU_OMP_THREADS_BIND=auto",
 )
 
 
@@ -131,9 +134,12 @@ def _cpu_list() -> str:
 def measure_matmul_gflops(dtype: str, *, size: int = 2048, seconds: float = 2.0) -> float:
     """Dense square matmul rate of this machine with torch's current thread count.
 
+    The matrix side is ``size``, or smaller where one product would take over 0.5 s (bfloat16 without native CPU
+    support runs hundreds of times slower than float32), estimated from a 256 x 256 product.
+
     Args:
         dtype: ``"float32"`` or ``"bfloat16"``.
-        size: matrix side N (one product costs 2 N^3 FLOPs).
+        size: largest matrix side N (one product costs 2 N^3 FLOPs).
         seconds: minimum measuring time after one warm-up product.
 
     Returns:
@@ -143,16 +149,22 @@ def measure_matmul_gflops(dtype: str, *, size: int = 2048, seconds: float = 2.0)
 
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(torch_dtype)
-    b = torch.randn(size, size, generator=generator).to(torch_dtype)
-    torch.mm(a, b)
-    best = float("inf")
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+
+    def timed(n: int) -> float:
+        a = torch.randn(n, n, generator=generator).to(torch_dtype)
+        b = torch.randn(n, n, generator=generator).to(torch_dtype)
+        torch.mm(a, b)  # warm-up
+        best = float("inf")
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+        return 2 * n**3 / best / 1e9
+
+    estimate = timed(256)
+    side = min(size, max(256, int((0.5 * estimate * 1e9 / 2) ** (1 / 3)) // 64 * 64))
+    return max(estimate, timed(side)) if side > 256 else estimate
 
 
 def measure_memory_bandwidth(*, mib: int = 512, seconds: float = 2.0) -> float:
@@ -580,6 +592,170 @@ def bench_synthesize(
         "runs": out_runs,
         "ratios": ratios,
     }
+
+
+def _collapsed_shares(path: Path, top: int) -> dict[str, Any]:
+    """Summarise py-spy ``--format raw`` output (``frame;frame;... count`` lines, root first)."""
+    inclusive: dict[str, int] = {}
+    leaf: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [f.strip() for f in stack.split(";") if f.strip()]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        if frames:
+            leaf[frames[-1]] = leaf.get(frames[-1], 0) + count
+
+    def ranked(table: dict[str, int]) -> list[dict[str, Any]]:
+        best = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        return [{"frame": k, "share": round(v / max(total, 1), 4)} for k, v in best]
+
+    def share_where(word: str) -> float:
+        hits = 0
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if count_text.isdigit() and word in stack:
+                hits += int(count_text)
+        return round(hits / max(total, 1), 4)
+
+    return {
+        "samples": total,
+        "share_in_vllm_lora_code": share_where("vllm/lora/"),
+        "share_in_sampler": share_where("sample/sampler.py"),
+        "share_in_linear_layers": share_where("layers/linear.py"),
+        "share_in_attention": share_where("attention"),
+        "top_inclusive": ranked(inclusive),
+        "top_self": ranked(leaf),
+    }
+
+
+def profile_vllm(
+    base_model_dir: str | Path,
+    prompts: Sequence[str],
+    *,
+    adapter_dir: str | Path | None = None,
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+    rate: int = 50,
+    out_dir: str | Path,
+    top: int = 15,
+) -> dict[str, Any]:
+    """Sample where vLLM's engine process spends its time (py-spy), for the base model and a LoRA adapter.
+
+    Starts one :class:`~bootembed.generation.vllm_backend.VLLMBackend`, finds its ``EngineCore`` process and
+    records it with ``py-spy record --format raw`` while the prompts are generated, once per target.
+
+    Args:
+        base_model_dir: transformers folder of the base causal LM.
+        prompts: N prompts.
+        adapter_dir: a peft LoRA folder (target ``"lora"``), or ``None``.
+        max_new_tokens: generation budget per prompt (greedy).
+        batch_size: vLLM ``max_num_seqs``.
+        rate: py-spy samples per second.
+        out_dir: where the raw py-spy stacks are written (``<target>.txt``).
+        top: frames listed per ranking.
+
+    Returns:
+        Per target: seconds, output tokens/s, and sample shares (inside ``vllm/lora/``, the sampler, linear
+        layers, attention; top inclusive and self frames).
+
+    Raises:
+        RuntimeError: ``py-spy`` is not on PATH, or no ``EngineCore`` process was found.
+    """
+    import shutil as _shutil
+
+    import psutil
+
+    from bootembed.generation.base import SamplingConfig
+    from bootembed.generation.vllm_backend import VLLMBackend
+
+    spy = _shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).is_file():
+        raise RuntimeError("py-spy not found: pip install -e '.[bench]' (py-spy) to profile vLLM")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    adapters = {"lora": str(adapter_dir)} if adapter_dir else {}
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, do_sample=False)
+    result: dict[str, Any] = {"targets": {}}
+    with VLLMBackend(base_model_dir, adapters=adapters, batch_size=batch_size) as backend:
+        engines = [
+            proc
+            for proc in psutil.Process().children(recursive=True)
+            if "EngineCore" in proc.name() or "EngineCore" in " ".join(proc.cmdline())
+        ]
+        if not engines:
+            raise RuntimeError("profile_vllm: no EngineCore process among this process's children")
+        pid = engines[0].pid
+        backend.generate(list(prompts[:batch_size]), adapter=None, sampling=sampling)  # warm-up
+        for target in [None, *adapters]:
+            name = target or "base"
+            raw = out / f"{name}.txt"
+            recorder = subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(rate),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            time.sleep(1.0)  # let py-spy attach
+            tokens_before = backend.generated_tokens
+            begin = time.perf_counter()
+            backend.generate(list(prompts), adapter=target, sampling=sampling)
+            seconds = time.perf_counter() - begin
+            recorder.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            _, err = recorder.communicate(timeout=120)
+            if not raw.is_file():
+                raise RuntimeError(
+                    f"py-spy wrote no profile: {err.decode(errors='replace')[-500:]}"
+                )
+            tokens = backend.generated_tokens - tokens_before
+            result["targets"][name] = {
+                "seconds": round(seconds, 2),
+                "output_tokens_per_second": round(tokens / seconds, 2),
+                **_collapsed_shares(raw, top),
+            }
+    return result
+
+
+def render_markdown(result: Mapping[str, Any]) -> str:
+    """A Markdown table of a :func:`bench_synthesize` result: one row per run and target, then the ratios."""
+    lines = [
+        "| run | target | output tokens/s | prompts/s | first batch (s) | peak RSS (MiB) "
+        "| share of fp32 roof (decode only) | share of fp32 roof (prefill counted) | greedy = first run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        for name, stats in run["targets"].items():
+            share = stats["share_of_roofline"]
+            lines.append(
+                f"| `{run['label']}` | {name} | {stats['output_tokens_per_second']:.1f} "
+                f"| {stats['prompts_per_second']:.2f} | {run['time_to_first_batch_seconds']:.1f} "
+                f"| {run['peak_rss_mib']:.0f} | {share['float32_matmul']:.1%} "
+                f"| {share['float32_matmul_incl_prefill']:.1%} "
+                f"| {stats['greedy_agreement_with_first_run']:.0%} |"
+            )
+    for name, ratio in result.get("ratios", {}).items():
+        lines.append("")
+        lines.append(
+            f"vLLM / transformers ({name}): **{ratio['vllm_over_transformers']:.2f}x** "
+            f"(`{ratio['vllm_run']}` vs `{ratio['transformers_run']}`)"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

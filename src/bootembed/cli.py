@@ -881,6 +881,12 @@ def bench() -> None:
     help="backend[:batch_size=N][:dtype=D][:merge_lora=B][:env.NAME=V] (repeatable) "
     "[default: tuned transformers, unmerged transformers, vLLM, vLLM bound to all CPUs].",
 )
+@click.option(
+    "--profile/--no-profile",
+    default=True,
+    show_default=True,
+    help="Profile one batch of each transformers run with torch.profiler (operator time shares).",
+)
 @click.option("--out", default="metrics/bench/synthesize.json", show_default=True, type=Path)
 def bench_synthesize_command(
     params_path: Path,
@@ -949,3 +955,59 @@ def vllm_env_command(path: Path) -> None:
         return
     python = ensure_vllm_env(path)
     click.echo(str(python))
+
+
+@bench.command("profile-vllm")
+@_PARAMS
+@_LANGUAGE
+@click.option("--base", default="models/base/generator", show_default=True, type=Path)
+@click.option(
+    "--adapter",
+    type=Path,
+    help="LoRA adapter [default: models/adapters/xllora/<language>/positive when present].",
+)
+@click.option("--prompts", "n_prompts", default=64, show_default=True)
+@click.option("--max-new-tokens", default=32, show_default=True)
+@click.option("--raw-dir", default="data/.bench/vllm-profile", show_default=True, type=Path)
+@click.option("--out", default="metrics/bench/vllm_profile.json", show_default=True, type=Path)
+def bench_profile_vllm_command(
+    params_path: Path,
+    language: str,
+    base: Path,
+    adapter: Path | None,
+    n_prompts: int,
+    max_new_tokens: int,
+    raw_dir: Path,
+    out: Path,
+) -> None:
+    """Where vLLM's engine spends its time (py-spy samples), base model vs LoRA adapter."""
+    from bootembed.bench import profile_vllm
+    from bootembed.data import load_flores
+    from bootembed.prompts import xllora_prompt
+
+    params = load_params(params_path)
+    language = _check_language(language)
+    if adapter is None:
+        default = Path("models/adapters/xllora") / language / "positive"
+        adapter = default if (default / "adapter_config.json").is_file() else None
+    sentences = load_flores(_sources(params, params_path), language, "dev")[:n_prompts]
+    prompts = [xllora_prompt(sentence, "positive") for sentence in sentences]
+    result = profile_vllm(
+        base,
+        prompts,
+        adapter_dir=adapter,
+        max_new_tokens=max_new_tokens,
+        batch_size=params.synthesize.batch_size,
+        out_dir=raw_dir,
+    )
+    result["settings"] = {"language": language, "prompts": len(prompts), "adapter": str(adapter)}
+    write_json(out, result)
+    for name, stats in result["targets"].items():
+        logger.info(
+            "%s: %.1f tokens/s; samples in vllm/lora %.1f%%, linear layers %.1f%%, sampler %.1f%%",
+            name,
+            stats["output_tokens_per_second"],
+            100 * stats["share_in_vllm_lora_code"],
+            100 * stats["share_in_linear_layers"],
+            100 * stats["share_in_sampler"],
+        )

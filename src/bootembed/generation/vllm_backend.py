@@ -144,6 +144,10 @@ class VLLMBackend(GenerationBackend):
         enforce_eager: skip ``torch.compile`` / graph capture (much faster engine start on CPU).
         kv_cache_gib: CPU KV-cache size in GiB (``VLLM_CPU_KVCACHE_SPACE``, unless already set).
         tensor_parallel_size: GPUs one engine is split over (vLLM ``tensor_parallel_size``; must be 1 on CPU).
+        cpu_bind: CPU only: ``"all"`` binds vLLM's compute threads to every usable CPU (default; vLLM's own
+            ``"auto"`` keeps one core for its scheduler, which halves compute on 2 cores), ``"auto"``, or a CPU
+            list; ``VLLM_CPU_OMP_THREADS_BIND`` in the environment wins
+            (:func:`bootembed.generation.vllm_worker.cpu_threads_bind`).
         in_process: ``True``: run the engine here (needs ``vllm`` importable); ``False``: run the worker in the
             venv; ``None``: in-process iff :func:`vllm_importable`.
         venv: the vLLM venv folder (default ``BOOTEMBED_VLLM_VENV`` or ``.venv-vllm`` in the working directory);
@@ -174,6 +178,7 @@ class VLLMBackend(GenerationBackend):
         enforce_eager: bool = True,
         kv_cache_gib: int = 2,
         tensor_parallel_size: int = 1,
+        cpu_bind: str = "all",
         in_process: bool | None = None,
         venv: str | Path | None = None,
     ) -> None:
@@ -181,6 +186,7 @@ class VLLMBackend(GenerationBackend):
             raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
         if tensor_parallel_size < 1:
             raise ValueError(f"tensor_parallel_size: expected >= 1, got {tensor_parallel_size}")
+        vllm_worker.cpu_threads_bind(cpu_bind)  # validates
         base = Path(base_model_dir)
         if not (base / "config.json").is_file():
             raise FileNotFoundError(f"{base / 'config.json'}: base model config not found")
@@ -198,6 +204,7 @@ class VLLMBackend(GenerationBackend):
             "enforce_eager": enforce_eager,
             "kv_cache_gib": kv_cache_gib,
             "tensor_parallel_size": tensor_parallel_size,
+            "cpu_bind": cpu_bind,
         }
         self.in_process = vllm_importable() if in_process is None else in_process
         #: Counters over this backend's life: new tokens generated, seconds spent in generate calls.
