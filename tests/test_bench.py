@@ -114,6 +114,7 @@ def test_collapsed_py_spy_stacks_give_shares(tmp_path: Path):
     shares = _collapsed_shares(raw, top=2)
     assert shares["samples"] == 100
     assert shares["share_in_vllm_lora_code"] == 0.3
+    assert shares["share_in_vllm_lora_ops"] == 0.0
     assert shares["share_in_linear_layers"] == 0.6
     assert shares["share_in_sampler"] == 0.1
     assert shares["top_self"] == [

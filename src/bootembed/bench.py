@@ -626,6 +626,8 @@ def _collapsed_shares(path: Path, top: int) -> dict[str, Any]:
     return {
         "samples": total,
         "share_in_vllm_lora_code": share_where("vllm/lora/"),
+        # vLLM's CPU LoRA kernels (punica bgmv/sgmv as PyTorch reference ops), excluding the base layer's GEMM.
+        "share_in_vllm_lora_ops": share_where("vllm/lora/ops/"),
         "share_in_sampler": share_where("sample/sampler.py"),
         "share_in_linear_layers": share_where("layers/linear.py"),
         "share_in_attention": share_where("attention"),
@@ -647,8 +649,10 @@ def profile_vllm(
 ) -> dict[str, Any]:
     """Sample where vLLM's engine process spends its time (py-spy), for the base model and a LoRA adapter.
 
-    Starts one :class:`~bootembed.generation.vllm_backend.VLLMBackend`, finds its ``EngineCore`` process and
-    records it with ``py-spy record --format raw`` while the prompts are generated, once per target.
+    Starts one :class:`~bootembed.generation.vllm_backend.VLLMBackend`, finds the descendant process that does the
+    computing (the busiest during a warm-up batch: vLLM's model worker), and records it with ``py-spy record
+    --format raw`` while the prompts are generated, once per target; the CPU seconds of every vLLM process
+    during the run are recorded too (the engine-core scheduler busy-polls).
 
     Args:
         base_model_dir: transformers folder of the base causal LM.
@@ -665,7 +669,7 @@ def profile_vllm(
         layers, attention; top inclusive and self frames).
 
     Raises:
-        RuntimeError: ``py-spy`` is not on PATH, or no ``EngineCore`` process was found.
+        RuntimeError: ``py-spy`` is not on PATH, or no busy vLLM process was found.
     """
     import shutil as _shutil
 
@@ -683,15 +687,33 @@ def profile_vllm(
     sampling = SamplingConfig(max_new_tokens=max_new_tokens, do_sample=False)
     result: dict[str, Any] = {"targets": {}}
     with VLLMBackend(base_model_dir, adapters=adapters, batch_size=batch_size) as backend:
-        engines = [
-            proc
-            for proc in psutil.Process().children(recursive=True)
-            if "EngineCore" in proc.name() or "EngineCore" in " ".join(proc.cmdline())
-        ]
-        if not engines:
-            raise RuntimeError("profile_vllm: no EngineCore process among this process's children")
-        pid = engines[0].pid
+        procs = psutil.Process().children(recursive=True)
+
+        def cpu_seconds() -> dict[int, float]:
+            seconds: dict[int, float] = {}
+            for proc in procs:
+                try:
+                    times = proc.cpu_times()
+                    seconds[proc.pid] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+            return seconds
+
+        def label(proc: psutil.Process) -> str:
+            try:
+                return f"{proc.name()} ({' '.join(proc.cmdline())[:60]})"
+            except psutil.NoSuchProcess:
+                return str(proc.pid)
+
+        before = cpu_seconds()
         backend.generate(list(prompts[:batch_size]), adapter=None, sampling=sampling)  # warm-up
+        after = cpu_seconds()
+        # vLLM runs the model in a separate worker process; the busiest descendant is the one computing.
+        busiest = max(procs, key=lambda p: after.get(p.pid, 0.0) - before.get(p.pid, 0.0))
+        if after.get(busiest.pid, 0.0) - before.get(busiest.pid, 0.0) <= 0:
+            raise RuntimeError("profile_vllm: no busy vLLM process among this process's children")
+        pid = busiest.pid
+        result["profiled_process"] = label(busiest)
         for target in [None, *adapters]:
             name = target or "base"
             raw = out / f"{name}.txt"
@@ -713,6 +735,7 @@ def profile_vllm(
                 stderr=subprocess.PIPE,
             )
             time.sleep(1.0)  # let py-spy attach
+            cpu_before = cpu_seconds()
             tokens_before = backend.generated_tokens
             begin = time.perf_counter()
             backend.generate(list(prompts), adapter=target, sampling=sampling)
@@ -723,10 +746,18 @@ def profile_vllm(
                 raise RuntimeError(
                     f"py-spy wrote no profile: {err.decode(errors='replace')[-500:]}"
                 )
+            cpu_after = cpu_seconds()
             tokens = backend.generated_tokens - tokens_before
             result["targets"][name] = {
                 "seconds": round(seconds, 2),
                 "output_tokens_per_second": round(tokens / seconds, 2),
+                # CPU seconds each vLLM process used during the run (2 cores x seconds is the budget).
+                "cpu_seconds_by_process": {
+                    label(proc): round(
+                        cpu_after.get(proc.pid, 0.0) - cpu_before.get(proc.pid, 0.0), 2
+                    )
+                    for proc in procs
+                },
                 **_collapsed_shares(raw, top),
             }
     return result
