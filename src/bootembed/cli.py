@@ -857,6 +857,22 @@ if __name__ == "__main__":
     main()
 
 
+def _bench_inputs(
+    params: Params, params_path: Path, language: str, adapter: Path | None, n_prompts: int
+) -> tuple[str, Path | None, list[str]]:
+    """Checked language, the adapter (default: the trained XL-LoRA positive one, when present) and the
+    first ``n_prompts`` XL-LoRA prompts of FLORES-200 dev in that language."""
+    from bootembed.data import load_flores
+    from bootembed.prompts import xllora_prompt
+
+    language = _check_language(language)
+    if adapter is None:
+        default = Path("models/adapters/xllora") / language / "positive"
+        adapter = default if (default / "adapter_config.json").is_file() else None
+    sentences = load_flores(_sources(params, params_path), language, "dev")[:n_prompts]
+    return language, adapter, [xllora_prompt(sentence, "positive") for sentence in sentences]
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: timings and memory go to JSON under metrics/bench/, never into tests."""
@@ -901,14 +917,9 @@ def bench_synthesize_command(
 ) -> None:
     """Same prompts through each synthesis backend, one after another: tokens/s, RSS, roofline."""
     from bootembed.bench import DEFAULT_RUNS, bench_synthesize, parse_run
-    from bootembed.data import load_flores
-    from bootembed.prompts import xllora_prompt
 
     params = load_params(params_path)
-    language = _check_language(language)
-    if adapter is None:
-        default = Path("models/adapters/xllora") / language / "positive"
-        adapter = default if (default / "adapter_config.json").is_file() else None
+    language, adapter, prompts = _bench_inputs(params, params_path, language, adapter, n_prompts)
     try:
         runs = [
             parse_run(spec, batch_size=params.synthesize.batch_size, dtype=params.synthesize.dtype)
@@ -916,8 +927,6 @@ def bench_synthesize_command(
         ]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--run") from exc
-    sentences = load_flores(_sources(params, params_path), language, "dev")[:n_prompts]
-    prompts = [xllora_prompt(sentence, "positive") for sentence in sentences]
     result = bench_synthesize(
         base, prompts, runs, adapter_dir=adapter, max_new_tokens=max_new_tokens, profile=profile
     )
@@ -982,16 +991,9 @@ def bench_profile_vllm_command(
 ) -> None:
     """Where vLLM's engine spends its time (py-spy samples), base model vs LoRA adapter."""
     from bootembed.bench import profile_vllm
-    from bootembed.data import load_flores
-    from bootembed.prompts import xllora_prompt
 
     params = load_params(params_path)
-    language = _check_language(language)
-    if adapter is None:
-        default = Path("models/adapters/xllora") / language / "positive"
-        adapter = default if (default / "adapter_config.json").is_file() else None
-    sentences = load_flores(_sources(params, params_path), language, "dev")[:n_prompts]
-    prompts = [xllora_prompt(sentence, "positive") for sentence in sentences]
+    language, adapter, prompts = _bench_inputs(params, params_path, language, adapter, n_prompts)
     result = profile_vllm(
         base,
         prompts,
