@@ -873,23 +873,36 @@ def _bench_inputs(
     return language, adapter, [xllora_prompt(sentence, "positive") for sentence in sentences]
 
 
+def _bench_options(command):  # noqa: ANN001, ANN202 - a click decorator
+    """The inputs every bench command shares: params, language, base model, adapter, prompt count, budget."""
+    for option in reversed(
+        [
+            _PARAMS,
+            _LANGUAGE,
+            click.option("--base", default="models/base/generator", show_default=True, type=Path),
+            click.option(
+                "--adapter",
+                type=Path,
+                help="LoRA adapter besides the base model "
+                "[default: models/adapters/xllora/<language>/positive when present].",
+            ),
+            click.option(
+                "--prompts", "n_prompts", default=64, show_default=True, help="XL-LoRA prompts."
+            ),
+            click.option("--max-new-tokens", default=32, show_default=True),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks: timings and memory go to JSON under metrics/bench/, never into tests."""
 
 
 @bench.command("synthesize")
-@_PARAMS
-@_LANGUAGE
-@click.option("--base", default="models/base/generator", show_default=True, type=Path)
-@click.option(
-    "--adapter",
-    type=Path,
-    help="LoRA adapter to benchmark besides the base model "
-    "[default: models/adapters/xllora/<language>/positive when present].",
-)
-@click.option("--prompts", "n_prompts", default=64, show_default=True, help="XL-LoRA prompts.")
-@click.option("--max-new-tokens", default=32, show_default=True)
+@_bench_options
 @click.option(
     "--run",
     "run_specs",
@@ -967,16 +980,7 @@ def vllm_env_command(path: Path) -> None:
 
 
 @bench.command("profile-vllm")
-@_PARAMS
-@_LANGUAGE
-@click.option("--base", default="models/base/generator", show_default=True, type=Path)
-@click.option(
-    "--adapter",
-    type=Path,
-    help="LoRA adapter [default: models/adapters/xllora/<language>/positive when present].",
-)
-@click.option("--prompts", "n_prompts", default=64, show_default=True)
-@click.option("--max-new-tokens", default=32, show_default=True)
+@_bench_options
 @click.option("--raw-dir", default="data/.bench/vllm-profile", show_default=True, type=Path)
 @click.option("--out", default="metrics/bench/vllm_profile.json", show_default=True, type=Path)
 def bench_profile_vllm_command(
