@@ -10,6 +10,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def default_params_dict(**overrides: object) -> dict:
+    """``params.yaml`` of this repository as a dict, with ``overrides`` merged in (``{"filter": {...}}``)."""
+    from bootembed.config import deep_merge, read_yaml
+
+    return deep_merge(read_yaml(REPO / "params.yaml"), overrides)
+
+
+def load_default_params(**overrides: object):  # noqa: ANN201 - bootembed.config.Params
+    """The validated ``params.yaml`` of this repository with ``overrides`` merged in."""
+    from bootembed.config import params_from_dict
+
+    return params_from_dict(default_params_dict(**overrides), source="params.yaml")
+
+
+@pytest.fixture(scope="session")
+def default_params():  # noqa: ANN201 - bootembed.config.Params
+    """The validated ``params.yaml`` of this repository (the one place defaults live)."""
+    return load_default_params()
+
+
 def _data_root() -> Path:
     return Path(os.environ.get("BOOTEMBED_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
 
@@ -28,7 +48,7 @@ def real_sources(data_root: Path):  # noqa: ANN201 - bootembed.data.DataSources
     """``DataSources`` reading the real mirror."""
     from bootembed.data import DataSourceConfig, DataSources
 
-    return DataSources(DataSourceConfig("local", str(data_root)))
+    return DataSources(DataSourceConfig(mode="local", root=str(data_root)))
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +63,10 @@ def real_generator_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bootembed.config import GeneratorSourceParams
     from bootembed.models.sources import materialize_generator
 
+    defaults = load_default_params().models.generator
     return materialize_generator(
-        GeneratorSourceParams(), tmp_path_factory.mktemp("gemma") / "generator"
+        GeneratorSourceParams(source="gguf-package", id="", revision=defaults.revision),
+        tmp_path_factory.mktemp("gemma") / "generator",
     )
 
 

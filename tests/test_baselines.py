@@ -9,57 +9,27 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import torch
+from helpers import build_tiny_encoder, torch_threads
 from sentence_transformers import SentenceTransformer
 
+from bootembed import synthesize
 from bootembed.baselines import sick_triplets, translation_triplets
 from bootembed.data.sick import SickPair
-from bootembed.synthesize import TRIPLET_SCHEMA
+from bootembed.triplets import TRIPLET_SCHEMA
 
 WORDS = [f"w{i}" for i in range(40)]
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _single_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random-init BERT sentence-transformers model (mean pooling + normalise)."""
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    root = tmp_path_factory.mktemp("tiny_encoder")
-    hf_dir = root / "hf"
-    hf_dir.mkdir()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", ":", *WORDS]
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(str(hf_dir))
-    tokenizer.save_pretrained(str(hf_dir))
-    model = SentenceTransformer(
-        modules=[
-            Transformer(str(hf_dir), max_seq_length=32),
-            Pooling(32, pooling_mode="mean"),
-            Normalize(),
-        ],
-        device="cpu",
-    )
-    st_dir = root / "st"
-    model.save(str(st_dir))
-    return st_dir
+    """A tiny random-init BERT sentence-transformers model (mean pooling + normalise), no prompts."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder"), ["query", ":", *WORDS])
 
 
 def _sentence(rng: random.Random, k: int = 6) -> str:
@@ -82,6 +52,12 @@ def _brute_force(model_dir: Path, positive: str, pool: list[str], prompt: str | 
     sims = emb[1:] @ emb[0]
     sims[[p == positive for p in pool]] = -np.inf
     return pool[int(np.argmax(sims))]
+
+
+def test_triplet_schema_is_shared() -> None:
+    # one schema for every producer of triplets, still importable where it used to live
+    assert synthesize.TRIPLET_SCHEMA is TRIPLET_SCHEMA
+    assert list(TRIPLET_SCHEMA)[:3] == ["anchor_id", "anchor", "positive"]
 
 
 def test_translation_schema_and_negative_is_never_positive(tiny_encoder_dir: Path) -> None:
@@ -109,6 +85,21 @@ def test_translation_schema_and_negative_is_never_positive(tiny_encoder_dir: Pat
     # the mined negative is the pool's nearest other sentence under the encoder (with the prompt)
     expected = [_brute_force(tiny_encoder_dir, t, pool, "query: ") for t in translations]
     assert out["negative"].to_list() == expected
+
+
+def test_translation_bfloat16_encoding_mines_valid_negatives(tiny_encoder_dir: Path) -> None:
+    rng = random.Random(2)
+    translations = [_sentence(rng) for _ in range(4)]
+    pool = [*translations, *(_sentence(rng) for _ in range(8))]
+    out = translation_triplets(
+        _anchors(4), translations, pool, tiny_encoder_dir, seed=3, dtype="bfloat16"
+    )
+    assert out.schema == pl.Schema(TRIPLET_SCHEMA)
+    assert out["positive"].to_list() == translations
+    for row in out.iter_rows(named=True):
+        assert row["negative"] in pool and row["negative"] != row["positive"]
+    with pytest.raises(ValueError, match="dtype"):
+        translation_triplets(_anchors(4), translations, pool, tiny_encoder_dir, dtype="float16")
 
 
 def test_translation_prefers_near_duplicate(tiny_encoder_dir: Path) -> None:

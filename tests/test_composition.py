@@ -6,11 +6,14 @@ import json
 import math
 from pathlib import Path
 
+import pydantic
 import pytest
 import torch
+from helpers import default_section
 from safetensors.torch import load_file
 
 from bootembed.composition import CompositionResult, compose_adapters
+from bootembed.strategies.composition import CompositionParams, composition_weights
 
 AdaMergeX = {"task": 1.0, "lang": 0.7, "ref": -0.7}
 
@@ -220,6 +223,42 @@ def test_overwrites_existing_out_dir(
     got = _deltas(out)
     for module, delta in _deltas(adapters["task"]).items():
         torch.testing.assert_close(got[module], 2.0 * delta, atol=1e-5, rtol=0)
+
+
+def test_params_section_weights_compose_adapters(
+    tiny_causal_lm: Path, adapters: dict[str, Path], tmp_path: Path
+) -> None:
+    """The ``composition`` params section (AdaMergeX weights) drives compose_adapters exactly."""
+    section: CompositionParams = default_section(
+        "composition", task_weight=1.0, language_weight=0.7, reference_weight=-0.7
+    )
+    inputs, weights = composition_weights(
+        section, adapters["task"], adapters["lang"], adapters["ref"]
+    )
+    assert inputs == {
+        "task": adapters["task"],
+        "language": adapters["lang"],
+        "reference": adapters["ref"],
+    }
+    assert weights == {"task": 1.0, "language": 0.7, "reference": -0.7}
+    result = compose_adapters(
+        tiny_causal_lm, inputs, weights, tmp_path / "out", combination_type=section.combination_type
+    )
+    got = _deltas(result.out_dir)
+    for module, delta in _expected_sum(inputs, weights).items():
+        torch.testing.assert_close(got[module], delta, atol=1e-5, rtol=0)
+    # reference_weight 0 is plain addition: the reference adapter is left out altogether
+    inputs, weights = composition_weights(
+        section.model_copy(update={"reference_weight": 0.0}),
+        adapters["task"],
+        adapters["lang"],
+        adapters["ref"],
+    )
+    assert set(inputs) == set(weights) == {"task", "language"}
+    with pytest.raises(pydantic.ValidationError, match="reference_language"):
+        default_section("composition", reference_language="english")
+    with pytest.raises(pydantic.ValidationError, match="combination_type"):
+        default_section("composition", combination_type="ties")
 
 
 # ---------------------------------------------------------------------------- errors

@@ -1,12 +1,25 @@
+"""The one strict params reader: YAML 1.2 like DVC, every field required, ranges and cross-field rules checked,
+one-line errors naming file and field."""
+
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
+import pydantic
 import pytest
-import yaml
+from conftest import default_params_dict
 
-from bootembed.config import ConfigError, deep_merge, load_params, params_from_dict
+from bootembed.config import (
+    ConfigError,
+    deep_merge,
+    load_params,
+    params_from_dict,
+    params_model,
+    read_yaml,
+)
+from bootembed.strategies import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -15,44 +28,153 @@ def test_repository_params_load():
     params = load_params(REPO / "params.yaml")
     assert params.languages == ("hau_Latn", "afr_Latn")
     assert params.strategies == ("translation", "english", "icl", "composition", "xllora")
-    assert params.compose.reference_weight == -params.compose.language_weight  # AdaMergeX default
+    assert params.composition.reference_weight == -params.composition.language_weight  # AdaMergeX
     assert params.train_generator.learning_rate == pytest.approx(2e-4)
     assert params.evaluate.limit is None
+    assert params.xllora.augment_pairs == 80
 
 
 def test_smoke_override_merges_and_validates():
-    base = yaml.safe_load((REPO / "params.yaml").read_text())
-    smoke = yaml.safe_load((REPO / "params.smoke.yaml").read_text())
-    params = params_from_dict(deep_merge(base, smoke))
+    smoke = read_yaml(REPO / "params.smoke.yaml")
+    params = params_from_dict(deep_merge(default_params_dict(), smoke))
     assert params.prepare.max_anchors == 16
     assert params.train_generator.rank == load_params(REPO / "params.yaml").train_generator.rank
 
 
+def test_every_strategy_with_settings_has_its_own_section():
+    model = params_model()
+    for strategy in STRATEGIES.ordered():
+        if strategy.params_model is not None:
+            assert model.model_fields[strategy.name].is_required(), strategy.name
+
+
+def _mutated(path: str, value: object) -> dict:
+    raw = default_params_dict()
+    node = raw
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node[key]
+    if value is _DELETE:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return raw
+
+
+_DELETE = object()
+
+
 @pytest.mark.parametrize(
-    ("raw", "field"),
+    ("path", "value", "message"),
     [
-        ({"languages": ["hausa"]}, "languages[0]"),
-        ({"languages": ["eng_Latn"]}, "languages[0]"),
-        ({"languages": ["hau_Latn", "hau_Latn"]}, "languages"),
-        ({"strategies": ["icl", "magic"]}, "strategies"),
-        ({"icl": {"instruction": "Write {nonsense}"}}, "icl.instruction"),
-        ({"icl": {"num_shots": 4, "pool_size": 2}}, "icl.pool_size"),
-        ({"compose": {"combination_type": "ties"}}, "compose.combination_type"),
-        ({"synthesize": {"backend": "llama.cpp"}}, "synthesize.backend"),
-        ({"train_generator": {"rank": 0}}, "train_generator.rank"),
-        ({"train_generator": {"rank": "8"}}, "train_generator.rank"),
-        ({"prepare": {"anchor_source": "wiki"}}, "prepare.anchor_source"),
-        ({"evaluate": {"tasks": ["mmlu"]}}, "evaluate.tasks"),
-        ({"models": {"generator": {"source": "hub", "id": ""}}}, "models.generator.id"),
-        ({"synthesize": {"top_p": 1.5}}, "synthesize.top_p"),
-        ({"synthesize": {"tensor_parallel_size": 2}}, "synthesize.tensor_parallel_size"),
-        ({"synthesize": {"backend": "vllm", "tensor_parallel_size": 0}}, "tensor_parallel_size"),
-        ({"filter": {"bogus": 1}}, "bogus"),
+        ("seed", -1, "params.yaml: seed: expected a value greater than or equal to 0, got -1"),
+        ("seed", 2**32, "params.yaml: seed: expected a value less than 4294967296"),
+        (
+            "prepare.max_anchors",
+            _DELETE,
+            "params.yaml: prepare.max_anchors: required field missing",
+        ),
+        (
+            "prepare.max_anchors",
+            1e9,
+            "params.yaml: prepare.max_anchors: expected an integer, got 1000000000.0",
+        ),
+        (
+            "synthesize.max_new_tokens",
+            10**9,
+            "params.yaml: synthesize.max_new_tokens: expected a value less",
+        ),
+        (
+            "synthesize.temperature",
+            float("inf"),
+            "params.yaml: synthesize.temperature: expected a finite number",
+        ),
+        (
+            "synthesize.do_sample",
+            "yes",
+            "params.yaml: synthesize.do_sample: expected true or false, got 'yes'",
+        ),
+        ("languages", ["xyz_Latn"], "params.yaml: languages[0]: expected a FLORES-200 code"),
+        ("languages", ["hausa"], "params.yaml: languages[0]: expected a FLORES-200 code"),
+        (
+            "languages",
+            ["eng_Latn"],
+            "params.yaml: languages[0]: expected a non-English target language",
+        ),
+        ("languages", ["hau_Latn", "hau_Latn"], "params.yaml: languages: expected no duplicates"),
+        ("strategies", ["icl", "magic"], "params.yaml: strategies: expected distinct names from"),
+        ("icl", _DELETE, "params.yaml: icl: required field missing"),
+        ("filter", None, "params.yaml: filter: expected a mapping, got None"),
+        ("prepar", {}, "params.yaml: prepar: unknown field"),
+        (
+            "icl.instruction",
+            "Write {nonsense}",
+            "params.yaml: icl.instruction: expected text with only",
+        ),
+        ("icl.pool_size", 2, "params.yaml: icl: pool_size: expected >= icl.num_shots"),
+        (
+            "composition.combination_type",
+            "ties",
+            "params.yaml: composition.combination_type: expected",
+        ),
+        ("synthesize.backend", "llama.cpp", "params.yaml: synthesize.backend: expected one of"),
+        ("train_generator.rank", 0, "params.yaml: train_generator.rank: expected a value greater"),
+        (
+            "train_generator.rank",
+            "8",
+            "params.yaml: train_generator.rank: expected an integer, got '8'",
+        ),
+        ("train_generator.dtype", "fp16", "params.yaml: train_generator.dtype: expected 'auto'"),
+        ("prepare.anchor_source", "wiki", "params.yaml: prepare.anchor_source: expected"),
+        ("evaluate.tasks", ["mmlu"], "params.yaml: evaluate.tasks: expected distinct names from"),
+        ("models.generator.source", "hub", "params.yaml: models.generator: id: expected a hub id"),
+        (
+            "synthesize.top_p",
+            1.5,
+            "params.yaml: synthesize.top_p: expected a value less than or equal to 1",
+        ),
+        (
+            "synthesize.tensor_parallel_size",
+            2,
+            "params.yaml: synthesize: tensor_parallel_size: expected 1",
+        ),
+        ("filter.bogus", 1, "params.yaml: filter.bogus: unknown field"),
+        ("filter.max_chars", 2, "params.yaml: filter: max_chars: expected > filter.min_chars"),
     ],
 )
-def test_invalid_values_name_the_field(raw, field):
-    with pytest.raises(ConfigError, match=re.escape(field)):
+def test_bad_values_give_one_line_naming_file_and_field(path, value, message):
+    with pytest.raises(ConfigError) as info:
+        params_from_dict(_mutated(path, value), source="params.yaml")
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(message), text
+
+
+def test_hub_models_must_be_pinned():
+    raw = default_params_dict()
+    raw["models"]["generator"] = {"source": "hub", "id": "google/gemma-3-270m", "revision": None}
+    with pytest.raises(ConfigError, match="models.generator: revision: expected a commit or tag"):
         params_from_dict(raw, source="params.yaml")
+    raw["models"]["generator"]["revision"] = "main"
+    assert params_from_dict(raw).models.generator.revision == "main"
+
+
+def test_yaml_is_read_as_dvc_reads_it(tmp_path):
+    """YAML 1.2: duplicate keys are errors, ``yes`` is a string (so it is not a boolean), ``2e-4`` a float."""
+    text = (REPO / "params.yaml").read_text()
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(text + "\nseed: 7\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml:.*line \d+.*duplicate key"):
+        load_params(dup)
+    yes = tmp_path / "yes.yaml"
+    yes.write_text(text.replace("do_sample: false", "do_sample: yes"))
+    with pytest.raises(
+        ConfigError, match="synthesize.do_sample: expected true or false, got 'yes'"
+    ):
+        load_params(yes)
+    assert read_yaml(REPO / "params.yaml")["train_generator"]["learning_rate"] == pytest.approx(
+        2e-4
+    )
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -60,11 +182,24 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("- a\n- b\n")
-    with pytest.raises(ConfigError, match=str(bad).replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(f"{bad}: expected a mapping")):
         load_params(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: [1\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{broken}:")):
+        load_params(broken)
 
 
-def test_params_are_frozen():
-    params = params_from_dict({})
-    with pytest.raises(AttributeError):
-        params.seed = 1  # type: ignore[misc]
+def test_params_are_frozen(default_params):
+    with pytest.raises(pydantic.ValidationError):
+        default_params.seed = 1  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError):
+        default_params.filter.min_chars = 3  # type: ignore[misc]
+
+
+def test_deep_merge_does_not_touch_inputs():
+    base = {"a": {"b": 1, "c": 2}, "d": 3}
+    original = copy.deepcopy(base)
+    merged = deep_merge(base, {"a": {"b": 9}})
+    assert merged == {"a": {"b": 9, "c": 2}, "d": 3}
+    assert base == original

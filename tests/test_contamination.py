@@ -19,6 +19,8 @@ from bootembed.data import (
     normalize_sentence,
     sib_flores_position,
 )
+from bootembed.data.contamination import normalize_sentence as contamination_normalize
+from bootembed.text import normalize_sentence as text_normalize
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +51,12 @@ def toy_sources(tmp_path: Path) -> DataSources:
     _write(tmp_path, "semrel2024/hau/train.csv", 'PairID,Text,Score\np1,"Train A\nTrain B",0.5\n')
     _write(tmp_path, "tatoeba/tatoeba.ara-eng.ara", "tatoeba ara\n")
     _write(tmp_path, "tatoeba/tatoeba.ara-eng.eng", "Tatoeba eng\n")
-    return DataSources(DataSourceConfig("local", str(tmp_path)))
+    return DataSources(DataSourceConfig(mode="local", root=str(tmp_path)))
 
 
 def test_normalize_sentence() -> None:
+    # one implementation, in bootembed.text, re-exported where it used to live
+    assert normalize_sentence is text_normalize is contamination_normalize
     assert normalize_sentence("  Hello\u00a0\tWORLD \n") == "hello world"
     assert normalize_sentence("ﬁne Straße") == normalize_sentence("FINE STRASSE")  # NFKC + casefold
     assert normalize_sentence("café") == normalize_sentence("cafe\u0301")
@@ -96,7 +100,7 @@ def test_filter_and_check(toy_sources: DataSources) -> None:
 
 
 def test_guard_missing_evaluation_file_is_an_error(tmp_path: Path) -> None:
-    src = DataSources(DataSourceConfig("local", str(tmp_path)))
+    src = DataSources(DataSourceConfig(mode="local", root=str(tmp_path)))
     with pytest.raises(ValueError, match="hau_Latn"):
         ContaminationGuard.for_language(src, "hau_Latn")
 

@@ -6,8 +6,11 @@ import io
 import tarfile
 from pathlib import Path
 
+import pydantic
 import pytest
+from conftest import load_default_params
 
+from bootembed.config import ConfigError
 from bootembed.data import (
     DataError,
     DataSourceConfig,
@@ -29,7 +32,7 @@ from bootembed.data import (
     tatoeba_code,
     validate_flores_code,
 )
-from bootembed.data.sources import FLORES_URL, default_fetch
+from bootembed.data.sources import FLORES_URL, MODES, default_fetch
 
 SIB_HEADER = "index_id\tcategory\ttext\n"
 SEMREL_OK = (
@@ -78,19 +81,46 @@ def mirror(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sources(mirror: Path) -> DataSources:
-    return DataSources(DataSourceConfig("local", str(mirror)))
+    return DataSources(DataSourceConfig(mode="local", root=str(mirror)))
 
 
 # --- configuration -------------------------------------------------------------------------
 
 
 def test_config_rejects_unknown_mode() -> None:
-    with pytest.raises(ValueError, match="mode"):
-        DataSourceConfig(mode="ftp")
+    with pytest.raises(pydantic.ValidationError, match="mode"):
+        DataSourceConfig(mode="ftp", root="x")
+    for mode in MODES:
+        assert DataSourceConfig(mode=mode, root="x").mode == mode
+
+
+def test_config_is_keyword_only_strict_and_complete() -> None:
+    config = DataSourceConfig(mode="local", root="/data")
+    with pytest.raises(pydantic.ValidationError):
+        config.root = "/elsewhere"  # type: ignore[misc]  # frozen
+    with pytest.raises(TypeError):
+        DataSourceConfig("local", "/data")  # type: ignore[misc]  # keyword-only
+    with pytest.raises(pydantic.ValidationError, match="root"):
+        DataSourceConfig(mode="local")  # type: ignore[call-arg]  # every field is required
+    with pytest.raises(pydantic.ValidationError, match="root"):
+        DataSourceConfig(mode="local", root="")
+    with pytest.raises(pydantic.ValidationError, match="root"):
+        DataSourceConfig(mode="local", root=Path("/data"))  # type: ignore[arg-type]  # strict: a str
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        DataSourceConfig(mode="local", root="/data", cache="x")  # type: ignore[call-arg]
+
+
+def test_params_data_section_is_a_data_source_config() -> None:
+    assert isinstance(load_default_params().data, DataSourceConfig)
+    with pytest.raises(ConfigError) as err:
+        load_default_params(data={"mode": "ftp"})
+    assert str(err.value) == "params.yaml: data.mode: expected 'local' or 'download', got 'ftp'"
+    with pytest.raises(ConfigError, match=r"^params\.yaml: data\.root: .*got ''$"):
+        load_default_params(data={"root": ""})
 
 
 def test_relative_root_resolves_against_base_dir(tmp_path: Path) -> None:
-    src = DataSources(DataSourceConfig("local", "../data"), base_dir=tmp_path / "repo")
+    src = DataSources(DataSourceConfig(mode="local", root="../data"), base_dir=tmp_path / "repo")
     assert src.root == (tmp_path / "data").resolve()
 
 
@@ -355,7 +385,9 @@ def test_official_urls() -> None:
 def test_download_mode_fetches_once_into_cache(tmp_path: Path) -> None:
     url = official_url("semrel2024/hau/test.csv")
     fetch = FakeFetcher({url: SEMREL_OK.encode("utf-8")})
-    src = DataSources(DataSourceConfig("download", "cache"), base_dir=tmp_path, fetch=fetch)
+    src = DataSources(
+        DataSourceConfig(mode="download", root="cache"), base_dir=tmp_path, fetch=fetch
+    )
     assert semrel_splits(src, "hau_Latn") == frozenset({"train", "dev", "test"})
     assert fetch.calls == []  # availability does not download
     assert len(load_semrel(src, "hau_Latn", "test")) == 2
@@ -369,7 +401,7 @@ def test_download_mode_fetches_once_into_cache(tmp_path: Path) -> None:
 
 def test_download_mode_flores_tarball(tmp_path: Path) -> None:
     fetch = FakeFetcher({FLORES_URL: _flores_tarball()})
-    src = DataSources(DataSourceConfig("download", str(tmp_path / "c")), fetch=fetch)
+    src = DataSources(DataSourceConfig(mode="download", root=str(tmp_path / "c")), fetch=fetch)
     assert len(load_flores(src, "hau_Latn", "dev")) == 997
     assert len(load_flores(src, "hau_Latn", "devtest")) == 1012
     assert fetch.calls == [FLORES_URL]  # one tarball download serves every FLORES file
@@ -401,7 +433,7 @@ def test_download_mode_with_file_urls(tmp_path: Path, monkeypatch: pytest.Monkey
         assert url == official_url("sick/SICK.txt")
         default_fetch(sick.as_uri(), dest)
 
-    src = DataSources(DataSourceConfig("download", str(tmp_path / "cache")), fetch=fetch)
+    src = DataSources(DataSourceConfig(mode="download", root=str(tmp_path / "cache")), fetch=fetch)
     assert [p.pair_id for p in load_sick(src)] == [1]
 
 

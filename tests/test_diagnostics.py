@@ -15,7 +15,7 @@ from bootembed.diagnostics import (
     langid_supports,
     triplet_diagnostics,
 )
-from bootembed.filtering import dice
+from bootembed.text import dice
 
 ENGLISH = [
     "A man is playing a guitar on the street.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,15 +11,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 import torch
+from helpers import build_tiny_encoder, torch_threads
 from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 
+from bootembed import encoder_training
 from bootembed.encoder_training import (
     TRAINING_LOG_NAME,
     EncoderTrainingResult,
     train_encoder,
     validate_triplets,
 )
+from bootembed.hardware import resolve_dtype
+from bootembed.provenance import package_versions
 
 N_TOPICS = 8
 WORDS_PER_TOPIC = 12
@@ -53,48 +58,24 @@ def _make_triplets(n: int, seed: int) -> pl.DataFrame:
 @pytest.fixture(autouse=True, scope="module")
 def _single_thread() -> Iterator[None]:
     """One torch thread: tiny models run far faster so, and do not stall on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-init BERT sentence-transformers model (mean pooling + normalise) with prompts."""
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    root = tmp_path_factory.mktemp("tiny_encoder")
-    hf_dir = root / "hf"
-    hf_dir.mkdir()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", "passage", ":", "ignored"]
-    vocab += [w for words in _topic_words() for w in words]
-    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+    words = ["query", "passage", ":", "ignored", *(w for topic in _topic_words() for w in topic)]
+    st_dir = build_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder"), words, prompts=PROMPTS)
+    tokenizer = SentenceTransformer(str(st_dir), device="cpu").tokenizer
     assert tokenizer.tokenize("query: t0w1 t7w11") == ["query", ":", "t0w1", "t7w11"]
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(str(hf_dir))
-    tokenizer.save_pretrained(str(hf_dir))
-    model = SentenceTransformer(
-        modules=[
-            Transformer(str(hf_dir), max_seq_length=32),
-            Pooling(32, pooling_mode="mean"),
-            Normalize(),
-        ],
-        prompts=PROMPTS,
-        device="cpu",
-    )
-    st_dir = root / "st"
-    model.save(str(st_dir))
     return st_dir
+
+
+@pytest.fixture(scope="module")
+def work_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where train_encoder keeps its resumable work (never the repository's .bootembed-work)."""
+    return tmp_path_factory.mktemp("work") / "work"
 
 
 def _embed(model: SentenceTransformer, texts: list[str], prompt: str | None) -> torch.Tensor:
@@ -128,7 +109,7 @@ def _mnrl_loss(
 
 @pytest.fixture(scope="module")
 def trained(
-    tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    tiny_encoder_dir: Path, tmp_path_factory: pytest.TempPathFactory, work_root: Path
 ) -> tuple[EncoderTrainingResult, pl.DataFrame]:
     train = _make_triplets(320, seed=1)
     out = tmp_path_factory.mktemp("trained") / "encoder"
@@ -144,18 +125,23 @@ def trained(
         prompt="query: ",
         seed=0,
         logging_steps=5,
+        save_steps=25,
+        work_root=work_root,
     )
     return result, train
 
 
 def test_output_loads_and_keeps_prompts(
-    trained: tuple[EncoderTrainingResult, pl.DataFrame], tiny_encoder_dir: Path
+    trained: tuple[EncoderTrainingResult, pl.DataFrame], tiny_encoder_dir: Path, work_root: Path
 ) -> None:
     result, train = trained
     assert result.model_dir.is_dir()
     assert result.num_triplets == train.height
     assert result.steps == 60  # 3 epochs x ceil(320 / 16)
     assert result.seconds > 0 and result.train_loss > 0
+    assert result.resumed_from is None
+    # the checkpoints of the work folder are removed after success (the empty root as well)
+    assert not work_root.exists()
     model = SentenceTransformer(str(result.model_dir), device="cpu")
     emb = model.encode(["t0w1 t0w2"], convert_to_tensor=True)
     assert emb.shape == (1, 32)
@@ -175,8 +161,16 @@ def test_training_log(trained: tuple[EncoderTrainingResult, pl.DataFrame]) -> No
     assert log["hyper_parameters"]["batch_size"] == 16
     assert log["hyper_parameters"]["learning_rate"] == 1e-3
     assert log["hyper_parameters"]["batch_sampler"] == "no_duplicates"
-    assert {"torch", "transformers", "sentence_transformers"} <= set(log["versions"])
+    assert {"torch", "transformers", "sentence_transformers"} <= {
+        name.replace("-", "_") for name in log["versions"]
+    }
+    assert log["versions"] == package_versions()
+    assert log["resumed_from"] is None
+    assert log["dtype"]["step"] == "encoder_training"
+    assert log["dtype"]["requested"] == log["dtype"]["dtype"] == "float32"
+    assert log["hyper_parameters"]["dtype"] == "float32"
     losses = log["losses"]
+    assert losses == result.losses
     assert [e["step"] for e in losses] == [1, *range(5, 61, 5)]
     first, last = losses[0]["loss"], sum(e["loss"] for e in losses[-3:]) / 3
     assert last < 0.7 * first, f"training loss did not go down: first {first}, last {last}"
@@ -222,14 +216,92 @@ def test_prompt_none_and_overwrite(tiny_encoder_dir: Path, tmp_path: Path) -> No
         prompt=None,
         max_seq_length=16,
         logging_steps=1,
+        work_root=tmp_path / "work",
     )
     assert result.steps == 2
     assert not (out / "stale.txt").exists()
     log = json.loads((out / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
     assert log["hyper_parameters"]["prompt"] is None
     assert log["hyper_parameters"]["max_steps"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]  # the work folder is gone too
     assert SentenceTransformer(str(out), device="cpu").max_seq_length == 16
+
+
+def test_resumes_from_the_last_checkpoint_after_a_kill(
+    tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed after its last checkpoint resumes from it; changed settings start afresh."""
+    triplets = _make_triplets(16, seed=4)
+    options = {
+        "max_steps": 4,
+        "batch_size": 4,
+        "max_seq_length": 16,
+        "logging_steps": 1,
+        "save_steps": 2,
+        "seed": 5,
+        "work_root": tmp_path / "work",
+    }
+    out = tmp_path / "enc"
+
+    def killed(path: object) -> None:  # stands in for bootembed.io.atomic_dir: dies while saving
+        raise RuntimeError("killed while saving")
+
+    def train_and_kill() -> Path:
+        with monkeypatch.context() as patch:
+            patch.setattr(encoder_training, "atomic_dir", killed)
+            with pytest.raises(RuntimeError, match="killed"):
+                train_encoder(tiny_encoder_dir, triplets, out, **options)
+        [work] = (tmp_path / "work" / "train_encoder").iterdir()
+        return work
+
+    work = train_and_kill()
+    assert not out.exists()
+    # save_total_limit=1 keeps only the last checkpoint
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith("checkpoint-")) == [
+        "checkpoint-4"
+    ]
+    result = train_encoder(tiny_encoder_dir, triplets, out, **options)
+    assert result.resumed_from == "checkpoint-4"
+    assert result.steps == 4
+    log = json.loads((out / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
+    assert log["resumed_from"] == "checkpoint-4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]  # work folder removed
+
+    # killed again, then rerun with another seed: the earlier work is discarded, not resumed
+    train_and_kill()
+    # the kill left the earlier output as it was
+    assert json.loads((out / TRAINING_LOG_NAME).read_text(encoding="utf-8")) == log
+    fresh = train_encoder(tiny_encoder_dir, triplets, out, **{**options, "seed": 6})
+    assert fresh.resumed_from is None and fresh.steps == 4
+    assert [e["step"] for e in fresh.losses] == [1, 2, 3, 4]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+
+
+def test_bfloat16_is_recorded(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    decision = resolve_dtype("encoder_training", "bfloat16", field_name="train_encoder.dtype")
+    result = train_encoder(
+        tiny_encoder_dir,
+        _make_triplets(8, seed=6),
+        tmp_path / "enc",
+        max_steps=2,
+        batch_size=4,
+        max_seq_length=16,
+        logging_steps=1,
+        dtype=decision,
+        work_root=tmp_path / "work",
+    )
+    log = json.loads((result.model_dir / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
+    assert log["dtype"] == decision.as_dict()
+    assert log["dtype"]["dtype"] == log["hyper_parameters"]["dtype"] == "bfloat16"
+    assert all(math.isfinite(e["loss"]) for e in result.losses)
+    with pytest.raises(ValueError, match="train_encoder.dtype"):
+        train_encoder(
+            tiny_encoder_dir,
+            _make_triplets(8, seed=6),
+            tmp_path / "enc",
+            dtype="float16",
+            work_root=tmp_path / "work",
+        )
 
 
 def _good() -> pl.DataFrame:
@@ -250,17 +322,21 @@ def test_bad_triplets_name_the_column(
     df: pl.DataFrame, column: str, tiny_encoder_dir: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(ValueError, match=f"'?{column}'?"):
-        train_encoder(tiny_encoder_dir, df, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+        train_encoder(tiny_encoder_dir, df, tmp_path / "out", work_root=tmp_path / "work")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_too_few_rows_and_bad_args(tiny_encoder_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 2 rows"):
         validate_triplets(_good().head(1))
+    work = {"work_root": tmp_path / "work"}
     with pytest.raises(ValueError, match="batch_size"):
-        train_encoder(tiny_encoder_dir, _good(), tmp_path / "o", batch_size=1)
+        train_encoder(tiny_encoder_dir, _good(), tmp_path / "o", batch_size=1, **work)
+    with pytest.raises(ValueError, match="save_steps"):
+        train_encoder(tiny_encoder_dir, _good(), tmp_path / "o", save_steps=0, **work)
     with pytest.raises(ValueError, match="base_model_dir"):
-        train_encoder(tmp_path / "missing", _good(), tmp_path / "o")
+        train_encoder(tmp_path / "missing", _good(), tmp_path / "o", **work)
+    assert list(tmp_path.iterdir()) == []
     with pytest.raises(TypeError, match="polars"):
         validate_triplets(_good().to_dict(as_series=False))  # type: ignore[arg-type]
     assert validate_triplets(_good().with_columns(x=pl.lit(1))).columns == [

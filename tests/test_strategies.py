@@ -1,12 +1,15 @@
-"""Prompt building and output parsing of every strategy, and the XL-LoRA augmentation swap."""
+"""Prompts and output parsing of every strategy, the strategy registry, and the XL-LoRA augmentation swap."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+import pydantic
 import pytest
+from helpers import default_section, params_yaml
 
 from bootembed.augment import augmentation_examples
-from bootembed.config import IclParams
 from bootembed.prompts import (
     IclExemplar,
     icl_prompt,
@@ -15,7 +18,11 @@ from bootembed.prompts import (
     task_prompt,
     xllora_prompt,
 )
-from bootembed.strategies import output_language, prompt_builder
+from bootembed.strategies import STRATEGIES
+from bootembed.strategies.composition import CompositionParams
+from bootembed.strategies.icl import EXEMPLARS as EXEMPLARS_FILE
+from bootembed.strategies.icl import IclParams, icl_exemplars, icl_prompt_builder
+from bootembed.strategies.xllora import XlloraParams
 
 EXEMPLARS = pl.DataFrame(
     {
@@ -58,9 +65,14 @@ def test_icl_prompt_layout_and_label():
         icl_prompt("x", "positive", shots, language="hau_Latn", instruction="{oops}")
 
 
+def _icl(**overrides: object) -> IclParams:
+    """The ``icl`` section of params.yaml (per-anchor sampling) with ``overrides``."""
+    return default_section("icl", **overrides)
+
+
 def test_icl_builder_samples_exemplars_per_anchor_reproducibly():
-    params = IclParams(num_shots=2, pool_size=6)
-    build = prompt_builder("icl", language="hau_Latn", icl=params, exemplars=EXEMPLARS, seed=1)
+    params = _icl(num_shots=2, pool_size=6, exemplar_sampling="per_anchor")
+    build = icl_prompt_builder(params, language="hau_Latn", exemplars=EXEMPLARS, seed=1)
     pos, neg = build(ROW, "positive"), build(ROW, "negative")
     # The positive and negative prompt of one anchor share their exemplars.
     premises = [line for line in pos.split("\n") if line.startswith("Premise: A man")]
@@ -70,22 +82,58 @@ def test_icl_builder_samples_exemplars_per_anchor_reproducibly():
     assert build(ROW, "positive") == pos  # deterministic
     others = {build({**ROW, "anchor_id": i}, "positive") for i in range(20)}
     assert len(others) > 1  # per-anchor sampling varies the shots
-    fixed = prompt_builder(
-        "icl",
+    fixed = icl_prompt_builder(
+        _icl(num_shots=2, pool_size=6, exemplar_sampling="fixed"),
         language="hau_Latn",
-        icl=IclParams(num_shots=2, pool_size=6, exemplar_sampling="fixed"),
         exemplars=EXEMPLARS,
+        seed=42,
     )
     assert len({fixed({**ROW, "anchor_id": i}, "positive") for i in range(20)}) == 1
     with pytest.raises(ValueError, match="num_shots"):
-        prompt_builder(
-            "icl", language="hau_Latn", icl=IclParams(num_shots=8, pool_size=8), exemplars=EXEMPLARS
+        icl_prompt_builder(
+            _icl(num_shots=8, pool_size=8), language="hau_Latn", exemplars=EXEMPLARS, seed=42
         )
-    with pytest.raises(ValueError, match="exemplar pool"):
-        prompt_builder("icl", language="hau_Latn")
+    with pytest.raises(ValueError, match="pool is empty"):
+        icl_prompt_builder(_icl(), language="hau_Latn", exemplars=EXEMPLARS.head(0), seed=42)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['negative'\]"):
+        icl_exemplars(EXEMPLARS.drop("negative"))
 
 
-def test_composition_and_xllora_builders():
+def test_icl_params_are_validated():
+    with pytest.raises(pydantic.ValidationError, match="pool_size"):
+        _icl(num_shots=4, pool_size=3)
+    with pytest.raises(pydantic.ValidationError, match="placeholders"):
+        _icl(instruction="{oops}")
+    with pytest.raises(pydantic.ValidationError, match="exemplar_sampling"):
+        _icl(exemplar_sampling="random")
+    with pytest.raises(pydantic.ValidationError, match="num_shots"):
+        IclParams(pool_size=6, exemplar_sampling="fixed", instruction="")  # type: ignore[call-arg]
+
+
+def test_icl_strategy_reads_its_generator_folder(tmp_path: Path):
+    """The registered ICL strategy builds its prompts from ``exemplars.parquet`` of its generator folder."""
+    params = params_yaml().model_copy(update={"icl": _icl(num_shots=2, pool_size=6), "seed": 1})
+    strategy = STRATEGIES.get("icl")
+    assert strategy.section(params) == params.icl
+    assert strategy.adapter_dirs(tmp_path) is None  # the base model answers both polarities
+    pool = tmp_path / "pool.parquet"
+    EXEMPLARS.write_parquet(pool)
+    metrics = strategy.build_generator(params, "hau_Latn", {"pool": pool}, tmp_path / "gen")
+    assert metrics == {"exemplars": 6}
+    assert sorted(p.name for p in (tmp_path / "gen").iterdir()) == [EXEMPLARS_FILE]
+    build = strategy.prompt_builder(params, "hau_Latn", tmp_path / "gen")
+    direct = icl_prompt_builder(params.icl, language="hau_Latn", exemplars=EXEMPLARS, seed=1)
+    for i in range(5):
+        row = {**ROW, "anchor_id": i}
+        assert build(row, "negative") == direct(row, "negative")
+
+
+def test_composition_and_xllora_builders(tmp_path: Path):
+    params = params_yaml()
+
+    def prompt_builder(name: str, language: str):  # noqa: ANN202 - bootembed.strategies.base.PromptBuilder
+        return STRATEGIES.get(name).prompt_builder(params, language, tmp_path)
+
     comp = prompt_builder("composition", language="hau_Latn")(ROW, "positive")
     assert comp == task_prompt(ROW["anchor"], "positive")
     assert "in the language of the premise" in comp and comp.endswith("\nSentence:")
@@ -93,18 +141,57 @@ def test_composition_and_xllora_builders():
     assert prompt_builder("xllora", language="x")(ROW, "negative") == xllora_prompt(
         ROW["anchor"], "negative"
     )
-    with pytest.raises(ValueError, match="strategy"):
-        prompt_builder("magic", language="hau_Latn")
+    with pytest.raises(ValueError, match="strategy 'magic'"):
+        STRATEGIES.get("magic")
 
 
 def test_output_languages():
+    def output_language(name: str, language: str) -> str:
+        return STRATEGIES.get(name).output_language(language)
+
     assert output_language("icl", "hau_Latn") == "hau_Latn"
     assert output_language("composition", "afr_Latn") == "afr_Latn"
     assert output_language("xllora", "hau_Latn") == "eng_Latn"
     assert output_language("translation", "hau_Latn") == "eng_Latn"
-    with pytest.raises(ValueError):
+    assert output_language("english", "hau_Latn") == "eng_Latn"
+    with pytest.raises(ValueError, match="unknown strategy"):
         output_language("nope", "hau_Latn")
     assert language_name("hau_Latn") == "Hausa" and language_name("xyz_Latn") == "xyz_Latn"
+
+
+def test_registry_order_kinds_and_params_sections():
+    assert STRATEGIES.names() == ("composition", "english", "icl", "translation", "xllora")
+    ordered = [s.name for s in STRATEGIES.ordered()]
+    assert ordered == ["translation", "english", "icl", "composition", "xllora"]  # report order
+    assert [s.name for s in STRATEGIES] == ordered
+    assert "icl" in STRATEGIES and "magic" not in STRATEGIES and 3 not in STRATEGIES
+    kinds = {s.name: s.kind for s in STRATEGIES.ordered()}
+    assert kinds == {
+        "translation": "baseline",
+        "english": "baseline",
+        "icl": "synthetic",
+        "composition": "synthetic",
+        "xllora": "synthetic",
+    }
+    sections = {s.name: s.params_model for s in STRATEGIES.ordered()}
+    assert sections == {
+        "translation": None,
+        "english": None,
+        "icl": IclParams,
+        "composition": CompositionParams,
+        "xllora": XlloraParams,
+    }
+    # every section with a params model is in params.yaml, named after its strategy
+    params = params_yaml()
+    for name, model in sections.items():
+        if model is not None:
+            assert isinstance(getattr(params, name), model)
+    assert params.xllora.sft_examples >= 1 and params.xllora.augment_pairs >= 0
+    assert not hasattr(params, "compose")  # renamed to composition
+    assert STRATEGIES.get("xllora").adapter_dirs(Path("g")) == {
+        "negative": Path("g/negative"),
+        "positive": Path("g/positive"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(
     backend: TransformersBackend, tmp_path: Path
 ):
     anchors = _anchors(7)
-    expected, stats = synthesize_triplets(
+    expected, stats, _ = synthesize_triplets(
         backend,
         anchors,
         work_dir=tmp_path / "ref",
@@ -93,7 +93,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(
     assert stats["chunks"] == 3 and stats["chunks_resumed"] == 0
     assert list(expected.columns) == list(TRIPLET_SCHEMA)
     assert expected["anchor_id"].to_list() == anchors["anchor_id"].to_list()
-    assert not list((tmp_path / "ref").glob("*/*.parquet"))  # parts removed after success
+    assert not list((tmp_path / "ref").rglob("*.parquet"))  # parts removed after success
 
     # Interrupt during chunk 2 (calls: chunk1 pos, chunk1 neg, chunk2 pos -> interrupted).
     flaky = _Interrupting(backend, fail_at=3)
@@ -106,9 +106,9 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(
             generator_id="g",
             chunk_size=3,
         )
-    assert len(list((tmp_path / "w").glob("*/part-*.parquet"))) == 1
+    assert len(list((tmp_path / "w").rglob("part-*.parquet"))) == 1
 
-    resumed, stats = synthesize_triplets(
+    resumed, stats, _ = synthesize_triplets(
         backend, anchors, work_dir=tmp_path / "w", sampling=SAMPLING, generator_id="g", chunk_size=3
     )
     assert stats["chunks_resumed"] == 1
@@ -117,7 +117,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(
     )  # only the 4 anchors of the unfinished chunks were generated
     assert resumed.equals(expected)
 
-    # A different generator id never reuses old parts.
+    # A different generator id never reuses old parts: they are discarded, and the log says why.
     flaky = _Interrupting(backend, fail_at=3)
     with pytest.raises(KeyboardInterrupt):
         synthesize_triplets(
@@ -128,7 +128,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(
             generator_id="g",
             chunk_size=3,
         )
-    _, stats = synthesize_triplets(
+    _, stats, _ = synthesize_triplets(
         backend,
         anchors,
         work_dir=tmp_path / "v",
@@ -182,7 +182,7 @@ def test_custom_prompt_builder_and_base_model_per_polarity(
         seen.append((row["anchor_id"], polarity))
         return f"{polarity}: {row['anchor']}"
 
-    triplets, _ = synthesize_triplets(
+    triplets, _, _ = synthesize_triplets(
         backend,
         _anchors(4),
         work_dir=tmp_path,
@@ -210,10 +210,10 @@ def test_shards_merge_exactly_into_the_unsharded_output(
     sampling = SamplingConfig(max_new_tokens=6, do_sample=do_sample, seed=5)
     anchors = _anchors(7)
     common = {"sampling": sampling, "generator_id": "tiny", "chunk_size": 2}
-    full, _ = synthesize_triplets(backend, anchors, work_dir=tmp_path / "full", **common)
+    full, _, _ = synthesize_triplets(backend, anchors, work_dir=tmp_path / "full", **common)
     shards = []
-    for index in (2, 0, 1):  # any order; shards share one work directory
-        part, stats = synthesize_triplets(
+    for index in (2, 0, 1):  # any order; each shard has its own work folder under one root
+        part, stats, _ = synthesize_triplets(
             backend, anchors, work_dir=tmp_path / "shards", shard=(index, 3), **common
         )
         # 4 chunks of ids 10-11, 12-13, 14-15, 16 dealt round-robin to 3 shards.
@@ -233,8 +233,8 @@ def test_merge_shards_rejects_gaps_duplicates_and_foreign_rows(
 
     anchors = _anchors(4)
     common = {"sampling": SAMPLING, "generator_id": "tiny", "chunk_size": 2, "work_dir": tmp_path}
-    first, _ = synthesize_triplets(backend, anchors, shard=(0, 2), **common)
-    second, _ = synthesize_triplets(backend, anchors, shard=(1, 2), **common)
+    first, _, _ = synthesize_triplets(backend, anchors, shard=(0, 2), **common)
+    second, _, _ = synthesize_triplets(backend, anchors, shard=(1, 2), **common)
     with pytest.raises(ValueError, match="2 anchor\\(s\\) missing"):
         merge_shards(anchors, [first])
     with pytest.raises(ValueError, match="more than one shard"):
@@ -284,7 +284,7 @@ def test_merge_shards_command_writes_anchor_order_and_names_the_files(
     common = {"sampling": SAMPLING, "generator_id": "tiny", "chunk_size": 2, "work_dir": tmp_path}
     paths = []
     for index in (1, 0):
-        frame, _ = synthesize_triplets(backend, anchors, shard=(index, 2), **common)
+        frame, _, _ = synthesize_triplets(backend, anchors, shard=(index, 2), **common)
         paths.append(tmp_path / f"shard-{index}.parquet")
         frame.write_parquet(paths[-1])
     out = tmp_path / "merged.parquet"
@@ -295,3 +295,45 @@ def test_merge_shards_command_writes_anchor_order_and_names_the_files(
     result = CliRunner().invoke(main, [*args, str(paths[0])])
     assert result.exit_code != 0
     assert "shard-1.parquet" in result.output and "missing" in result.output
+
+
+def test_changed_settings_after_a_kill_never_mix(
+    tiny_causal_lm: Path,
+    adapters: dict[str, Path],
+    backend: TransformersBackend,
+    tmp_path: Path,
+    caplog,
+):
+    """Issue 13, gap 1: kill a run after its first chunk, change a setting that can change tokens (batch size,
+    merged LoRA, weights), rerun: the old parts are discarded with a log line naming the change."""
+    anchors = _anchors(6)
+    common = {"sampling": SAMPLING, "generator_id": "g", "chunk_size": 3, "work_dir": tmp_path}
+    flaky = _Interrupting(backend, fail_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize_triplets(flaky, anchors, **common)
+    assert len(list(tmp_path.rglob("part-*.parquet"))) == 1
+    other = make_backend(
+        "transformers", tiny_causal_lm, adapters=adapters, dtype="float32", batch_size=2
+    )
+    with caplog.at_level("WARNING", logger="bootembed.work"):
+        _, stats, _ = synthesize_triplets(other, anchors, **common)
+    assert stats["chunks_resumed"] == 0 and stats["parts_discarded"] == 1
+    assert "settings changed (backend)" in caplog.text
+    # A changed weight digest (the manifest the synthesis stage adds) discards as well.
+    with pytest.raises(KeyboardInterrupt):
+        synthesize_triplets(_Interrupting(backend, fail_at=3), anchors, manifest={"w": 1}, **common)
+    _, stats, _ = synthesize_triplets(backend, anchors, manifest={"w": 2}, **common)
+    assert stats["chunks_resumed"] == 0 and stats["parts_discarded"] == 1
+
+
+def test_parts_stay_until_the_caller_removes_them(backend: TransformersBackend, tmp_path: Path):
+    """Issue 13, gap 2: with keep_parts the parts outlive the call, so a kill before the stage writes its output
+    loses nothing; the stage removes them after writing."""
+    anchors = _anchors(4)
+    common = {"sampling": SAMPLING, "generator_id": "g", "chunk_size": 2, "work_dir": tmp_path}
+    first, _, work = synthesize_triplets(backend, anchors, keep_parts=True, **common)
+    assert len(list(work.path.glob("part-*.parquet"))) == 2
+    again, stats, work = synthesize_triplets(backend, anchors, keep_parts=True, **common)
+    assert stats["chunks_resumed"] == 2 and stats["generations"] == 0 and again.equals(first)
+    work.remove()
+    assert not work.path.exists()

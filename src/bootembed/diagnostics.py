@@ -39,7 +39,7 @@ from typing import Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from bootembed.filtering import dice
+from bootembed.text import dice
 
 __all__ = [
     "LANGID_MODEL",

@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import platform
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from bootembed import training
+from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
+from bootembed.io import atomic_dir, write_json
+from bootembed.provenance import package_versions, settings_digest
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,12 @@ class EncoderTrainingResult:
         model_dir: Folder holding the saved sentence-transformers model (loadable with
             ``SentenceTransformer(str(model_dir))``) and ``training_log.json``.
         steps: Number of optimiser steps taken.
-        train_loss: Mean MultipleNegativesRankingLoss over all training steps (nats).
+        train_loss: Mean MultipleNegativesRankingLoss over the steps run in this call (nats); after a resume
+            these are the steps since the checkpoint.
         seconds: Wall-clock seconds spent in ``trainer.train()`` (excludes loading and saving).
         num_triplets: Number of triplets (rows) trained on.
+        losses: ``[{"step", "loss", "learning_rate"}]`` per logging step.
+        resumed_from: the checkpoint the run resumed from after a kill, or ``None``.
     """
 
     model_dir: Path
@@ -52,6 +56,8 @@ class EncoderTrainingResult:
     train_loss: float
     seconds: float
     num_triplets: int
+    losses: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: str | None = None
 
 
 def validate_triplets(triplets: pl.DataFrame) -> pl.DataFrame:
@@ -107,51 +113,6 @@ def validate_triplets(triplets: pl.DataFrame) -> pl.DataFrame:
     return triplets.select(TRIPLET_COLUMNS)
 
 
-def _library_versions() -> dict[str, str]:
-    import datasets
-    import sentence_transformers
-    import torch
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "datasets": datasets.__version__,
-        "polars": pl.__version__,
-    }
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished folder ``src`` to ``dst`` (same parent), replacing any old ``dst``."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    backup = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-    backup.rmdir()
-    os.replace(dst, backup)
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        os.replace(backup, dst)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 def train_encoder(
     base_model_dir: str | Path,
     triplets: pl.DataFrame,
@@ -167,6 +128,9 @@ def train_encoder(
     prompt: str | None = "query: ",
     seed: int = 42,
     logging_steps: int = 10,
+    dtype: DtypeDecision | str = "float32",
+    save_steps: int = 50,
+    work_root: str | Path | None = None,
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
@@ -180,10 +144,12 @@ def train_encoder(
     expects ``"query: "`` for symmetric tasks). The base folder's
     ``config_sentence_transformers.json`` prompts are kept in the saved model.
 
-    The model is trained in a temporary folder (checkpoints, if any, are deleted), saved to a
-    temporary sibling of ``output_dir`` together with ``training_log.json`` (loss per logging
-    step, hyper-parameters, seed, library versions), then renamed to ``output_dir``; an existing
-    ``output_dir`` is replaced only once the new model is complete.
+    Resumable: checkpoints go every ``save_steps`` steps to a work folder
+    (:class:`bootembed.work.WorkDir`) keyed by the output and a manifest of every setting (base
+    model and triplet digests, hyper-parameters, seed, dtype); a rerun after a kill continues from
+    the last checkpoint. The model is saved to a temporary sibling of ``output_dir`` together with
+    ``training_log.json`` (loss per logging step, hyper-parameters, seed, dtype decision, library
+    versions), then renamed to ``output_dir``; the work folder is removed afterwards.
 
     Args:
         base_model_dir: Local sentence-transformers model folder (e.g. multilingual-e5-small).
@@ -202,6 +168,11 @@ def train_encoder(
         prompt: Text prepended to every input during training, or ``None`` for no prefix.
         seed: Random seed for initialisation of the data order and dropout.
         logging_steps: Log the running loss every this many steps.
+        dtype: A :class:`bootembed.hardware.DtypeDecision` of the ``encoder_training`` step, or
+            ``"float32"`` / ``"bfloat16"`` / ``"auto"``; bf16 is mixed precision; on a CPU the
+            trainer gets ``use_cpu=True``.
+        save_steps: Checkpoint every this many steps (resume after a kill).
+        work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -248,12 +219,9 @@ def train_encoder(
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
     from transformers import set_seed
 
-    set_seed(seed)
-    logger.info("Loading base encoder from %s", base_model_dir)
-    model = SentenceTransformer(str(base_model_dir))
-    model.max_seq_length = max_seq_length
-    loss = MultipleNegativesRankingLoss(model, scale=scale)
-    train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS})
+    if save_steps < 1:
+        raise ValueError(f"save_steps: must be >= 1, got {save_steps}")
+    decision, precision = training.training_dtype(dtype, "encoder_training", "train_encoder.dtype")
 
     hyper_parameters: dict[str, Any] = {
         "loss": "MultipleNegativesRankingLoss",
@@ -270,65 +238,87 @@ def train_encoder(
         "prompt": prompt,
         "batch_sampler": "no_duplicates",
         "logging_steps": logging_steps,
+        "dtype": decision.dtype,
     }
-    logger.info("Training encoder on %d triplets: %s", data.height, json.dumps(hyper_parameters))
-
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
-    try:
-        ckpt_dir = staging / "trainer"  # trainer scratch / checkpoints, deleted with staging
-        args = SentenceTransformerTrainingArguments(
-            output_dir=str(ckpt_dir),
-            num_train_epochs=epochs,
-            max_steps=max_steps if max_steps is not None else -1,
-            per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate,
-            warmup_steps=warmup_ratio,  # transformers 5: a float < 1 is a ratio
-            lr_scheduler_type="linear",
-            optim="adamw_torch",
-            seed=seed,
-            data_seed=seed,
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
-            prompts=prompt,
-            logging_strategy="steps",
-            logging_steps=logging_steps,
-            logging_first_step=True,
-            eval_strategy="no",
-            save_strategy="no",
-            report_to="none",
-            disable_tqdm=False,
-            dataloader_num_workers=0,
-            dataloader_pin_memory=torch.cuda.is_available(),
-        )
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=train_dataset, loss=loss
-        )
-        start = time.perf_counter()
-        train_output = trainer.train()
-        seconds = time.perf_counter() - start
-        log_history = list(trainer.state.log_history)
-        steps = int(train_output.global_step)
-        train_loss = float(train_output.training_loss)
-        losses = [
-            {
-                "step": int(e["step"]),
-                "loss": float(e["loss"]),
-                "learning_rate": e.get("learning_rate"),
-            }
-            for e in log_history
-            if "loss" in e
-        ]
-        logger.info(
-            "Encoder training done: %d steps in %.1f s (%.3f s/step), mean loss %.4f",
-            steps,
-            seconds,
-            seconds / max(steps, 1),
-            train_loss,
-        )
-
-        model_tmp = staging / "model"
+    work, checkpoint = training.training_work(
+        "train_encoder",
+        output_dir,
+        base_model_dir,
+        {
+            "triplets": settings_digest({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS}),
+            "hyper_parameters": hyper_parameters,
+            "seed": seed,
+            "save_steps": save_steps,
+        },
+        work_root,
+    )
+    set_seed(seed)
+    logger.info("Loading base encoder from %s", base_model_dir)
+    model = SentenceTransformer(str(base_model_dir))
+    model.max_seq_length = max_seq_length
+    loss = MultipleNegativesRankingLoss(model, scale=scale)
+    train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS})
+    logger.info(
+        "Training encoder on %d triplets (%s: %s)%s: %s",
+        data.height,
+        decision.dtype,
+        decision.reason,
+        f", resuming from {checkpoint}" if checkpoint else "",
+        json.dumps(hyper_parameters),
+    )
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(work.path),
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps is not None else -1,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_ratio,  # transformers 5: a float < 1 is a ratio
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        seed=seed,
+        data_seed=seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        prompts=prompt,
+        logging_strategy="steps",
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        eval_strategy="no",
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        **precision,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss
+    )
+    train_output, seconds = training.resume_training(trainer, checkpoint)
+    log_history = list(trainer.state.log_history)
+    steps = int(train_output.global_step)
+    train_loss = float(train_output.training_loss)
+    losses = [
+        {
+            "step": int(e["step"]),
+            "loss": float(e["loss"]),
+            "learning_rate": e.get("learning_rate"),
+        }
+        for e in log_history
+        if "loss" in e
+    ]
+    logger.info(
+        "Encoder training done: %d steps in %.1f s (%.3f s/step), mean loss %.4f",
+        steps,
+        seconds,
+        seconds / max(steps, 1),
+        train_loss,
+    )
+    with atomic_dir(output_dir) as model_tmp:
         model.save(str(model_tmp))
-        _write_json_atomic(
+        write_json(
             model_tmp / TRAINING_LOG_NAME,
             {
                 "method": "MultipleNegativesRankingLoss (in-batch + hard negative), arXiv 2603.01732",
@@ -336,18 +326,15 @@ def train_encoder(
                 "num_triplets": data.height,
                 "steps": steps,
                 "train_loss": train_loss,
-                "seconds": seconds,
-                "seconds_per_step": seconds / max(steps, 1),
-                "seed": seed,
+                **training.run_record(seconds, steps, checkpoint, seed),
                 "hyper_parameters": hyper_parameters,
+                "dtype": decision.as_dict(),
                 "losses": losses,
                 "model_prompts": dict(model.prompts),
-                "versions": _library_versions(),
+                "versions": package_versions(),
             },
         )
-        _replace_dir(model_tmp, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    work.remove()
     logger.info("Saved fine-tuned encoder to %s", output_dir)
     return EncoderTrainingResult(
         model_dir=output_dir,
@@ -355,4 +342,56 @@ def train_encoder(
         train_loss=train_loss,
         seconds=seconds,
         num_triplets=data.height,
+        losses=losses,
+        resumed_from=checkpoint.name if checkpoint else None,
+    )
+
+
+def measure_dtypes(
+    base_model_dir: str | Path,
+    triplets: pl.DataFrame,
+    score: Callable[[Any], float],
+    *,
+    steps: int = 4,
+    seed: int = 42,
+    **options: Any,
+) -> Measurement:
+    """Side-by-side encoder training in float32 and bf16, for :func:`bootembed.hardware.resolve_dtype`.
+
+    Trains ``steps`` steps from the base encoder in each dtype (same seed and data order) and scores both trained
+    models with ``score`` (a quick, non-test score); bf16 is safe when the scores are within
+    :data:`bootembed.hardware.ENCODER_MAX_SCORE_DIFF`.
+
+    Args:
+        base_model_dir: the base encoder.
+        triplets: the stage's triplets.
+        score: loaded model -> score (e.g. :func:`bootembed.evaluation.quick.quick_score`).
+        steps: optimiser steps per dtype.
+        seed: seed of both runs.
+        options: :func:`train_encoder` settings (``batch_size``, ``learning_rate``, ...).
+
+    Returns:
+        The :class:`bootembed.hardware.Measurement`.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    def train(dtype: str, scratch: Path) -> tuple[float, float]:
+        result = train_encoder(
+            base_model_dir,
+            triplets,
+            scratch / "model",
+            max_steps=steps,
+            seed=seed,
+            dtype=dtype,
+            work_root=scratch / "work",
+            **options,
+        )
+        return result.seconds, score(SentenceTransformer(str(result.model_dir)))
+
+    return training.side_by_side(
+        train,
+        check="score difference after training",
+        compare=lambda scores: abs(scores["bfloat16"] - scores["float32"]),
+        threshold=ENCODER_MAX_SCORE_DIFF,
+        details=lambda scores: {"steps": steps, "scores": scores},
     )

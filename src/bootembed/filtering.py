@@ -20,7 +20,7 @@ import logging
 import polars as pl
 
 from bootembed.config import FilterParams
-from bootembed.data.contamination import normalize_sentence
+from bootembed.text import dice, normalize_sentence
 
 __all__ = ["REASONS", "dice", "filter_triplets"]
 
@@ -35,14 +35,6 @@ REASONS = (
     "positive_equals_negative",
     "duplicate",
 )
-
-
-def dice(a: str, b: str) -> float:
-    """Dice coefficient of the normalised word sets of ``a`` and ``b``: 2|A∩B| / (|A| + |B|), in [0, 1]."""
-    words_a, words_b = set(normalize_sentence(a).split()), set(normalize_sentence(b).split())
-    if not words_a and not words_b:
-        return 1.0
-    return 2 * len(words_a & words_b) / (len(words_a) + len(words_b))
 
 
 def _reason(

@@ -15,26 +15,38 @@ the BOS token appears exactly once whether or not the tokenizer adds it by itsel
 
 from __future__ import annotations
 
-import importlib.metadata
-import json
 import logging
 import math
-import os
-import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bootembed.hardware import (
+    SFT_MAX_LOSS_DIFF,
+    DtypeDecision,
+    Measurement,
+    loss_curve_difference,
+    probe,
+)
+from bootembed.io import atomic_dir, write_json
+from bootembed.provenance import package_versions, settings_digest
+from bootembed.training import (
+    resume_training,
+    run_record,
+    side_by_side,
+    training_dtype,
+    training_work,
+)
+
 logger = logging.getLogger(__name__)
+
+#: The JSON log written inside every adapter folder.
+TRAINING_LOG = "training_log.json"
 
 IGNORE_INDEX = -100
 """Label value ignored by the cross-entropy loss (prompt and padding tokens)."""
-
-_VERSIONED_PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class LoraTrainingResult:
         losses: Logged training losses, one per ``logging_steps`` window, in order.
         seconds: Wall-clock training time (``trainer.train()`` only), in seconds.
         num_examples: Number of training examples used (after dropping over-long ones).
+        loss_curve: ``[{"step", "loss"}]`` per logging step (for the DVC loss plot).
+        resumed_from: the checkpoint the run resumed from after a kill, or ``None``.
     """
 
     adapter_dir: Path
@@ -56,37 +70,8 @@ class LoraTrainingResult:
     losses: list[float]
     seconds: float
     num_examples: int
-
-
-def cpu_supports_bf16() -> bool:
-    """Whether bf16 training is worthwhile here.
-
-    Returns:
-        True if a CUDA device with bf16 support is present, or the CPU has native bf16 instructions
-        (``avx512_bf16`` or AMX); False otherwise (bf16 on such CPUs is emulated and slow).
-    """
-    import torch
-
-    if torch.cuda.is_available():
-        return bool(torch.cuda.is_bf16_supported())
-    flags = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = line
-                    break
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-
-
-def _resolve_bf16(bf16: bool | str) -> bool:
-    if isinstance(bf16, bool):
-        return bf16
-    if isinstance(bf16, str) and bf16.lower() == "auto":
-        return cpu_supports_bf16()
-    raise ValueError(f"bf16: expected True, False or 'auto', got {bf16!r}")
+    loss_curve: list[dict[str, float]] = field(default_factory=list)
+    resumed_from: str | None = None
 
 
 def tokenize_prompt_completion(
@@ -133,19 +118,12 @@ def tokenize_prompt_completion(
     return {"input_ids": input_ids, "completion_mask": mask}
 
 
-def _validate(
-    examples: Sequence[Mapping[str, str]],
-    rank: int,
-    alpha: int,
-    dropout: float,
-    target_modules: Sequence[str] | str,
-    max_steps: int,
-    learning_rate: float,
-    batch_size: int,
-    grad_accum: int,
-    max_length: int,
-    logging_steps: int,
-) -> None:
+def _validate(examples: Sequence[Mapping[str, str]], settings: Mapping[str, Any]) -> None:
+    """Check the examples and the :func:`train_lora_adapter` settings (``rank``, ..., ``logging_steps``).
+
+    Raises:
+        ValueError: naming the example or setting and what was expected.
+    """
     if isinstance(examples, (str, bytes, Mapping)) or not isinstance(examples, Sequence):
         raise ValueError(
             f"examples: expected a sequence of {{'prompt', 'completion'}} dicts, "
@@ -166,17 +144,12 @@ def _validate(
                     f"examples[{i}][{key!r}]: expected a "
                     f"{'non-empty ' if key == 'completion' else ''}string, got {ex[key]!r}"
                 )
-    positive_ints = {
-        "rank": rank,
-        "alpha": alpha,
-        "max_steps": max_steps,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "logging_steps": logging_steps,
-    }
-    for name, value in positive_ints.items():
+    for name in ("rank", "alpha", "max_steps", "batch_size", "grad_accum", "logging_steps"):
+        value = settings[name]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    max_length, dropout = settings["max_length"], settings["dropout"]
+    learning_rate, target_modules = settings["learning_rate"], settings["target_modules"]
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
         raise ValueError(f"max_length: expected an integer >= 2, got {max_length!r}")
     if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
@@ -195,16 +168,6 @@ def _validate(
             f"target_modules: expected 'all-linear' or a non-empty list of module names, "
             f"got {target_modules!r}"
         )
-
-
-def _package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _VERSIONED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def completion_only_loss(model: Any, inputs: Mapping[str, Any], num_items: Any = None) -> Any:
@@ -260,8 +223,9 @@ def _build_trainer(
     grad_accum: int,
     max_length: int,
     seed: int,
-    use_bf16: bool,
+    precision: Mapping[str, bool],
     logging_steps: int,
+    save_steps: int,
 ) -> tuple[Any, Any, int]:
     """Build the TRL ``SFTTrainer`` (model with LoRA attached); returns (trainer, tokenizer, n)."""
     import torch
@@ -324,10 +288,14 @@ def _build_trainer(
         max_length=max_length,
         packing=False,
         completion_only_loss=True,
-        bf16=use_bf16,
+        bf16=precision["bf16"],
+        use_cpu=precision["use_cpu"],
         logging_steps=logging_steps,
         logging_first_step=True,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=1,
+        save_only_model=False,
         report_to="none",
         seed=seed,
         data_seed=seed,
@@ -361,17 +329,6 @@ def _build_trainer(
     return trainer, tokenizer, len(rows)
 
 
-def _atomic_replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished directory ``src`` to ``dst`` (same filesystem), replacing ``dst``."""
-    if dst.exists():
-        backup = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-        os.replace(dst, backup / dst.name)
-        os.replace(src, dst)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(src, dst)
-
-
 def train_lora_adapter(
     base_model_dir: str | Path,
     examples: Sequence[Mapping[str, str]],
@@ -387,8 +344,10 @@ def train_lora_adapter(
     grad_accum: int = 1,
     max_length: int = 128,
     seed: int = 42,
-    bf16: bool | str = "auto",
+    dtype: DtypeDecision | str = "float32",
     logging_steps: int = 5,
+    save_steps: int = 10,
+    work_root: str | Path | None = None,
 ) -> LoraTrainingResult:
     """Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
 
@@ -400,9 +359,13 @@ def train_lora_adapter(
     Each example becomes ``<bos> prompt completion <eos>`` (see :func:`tokenize_prompt_completion`);
     examples whose prompt alone fills ``max_length`` are dropped with a warning. Only the adapter is
     saved: ``adapter_config.json``, ``adapter_model.safetensors``, the tokenizer files and
-    ``training_log.json`` (losses, seed, hyper-parameters, library versions). The directory is built
-    next to ``output_dir`` and renamed into place (replacing an existing ``output_dir``); trainer
-    scratch files go to a temporary directory that is removed.
+    ``training_log.json`` (losses, seed, hyper-parameters, dtype decision, library versions).
+
+    Resumable: checkpoints go every ``save_steps`` steps to a work folder (:class:`bootembed.work.WorkDir`)
+    keyed by the output and a manifest of every setting (base-model and data digests, hyper-parameters, seed,
+    dtype); a rerun after a kill continues from the last checkpoint (``resume_from_checkpoint``), a rerun with
+    other settings starts over. The adapter is built in a temporary sibling of ``output_dir`` and renamed into
+    place; the work folder is removed afterwards. Nothing goes to ``/tmp``.
 
     Args:
         base_model_dir: Transformers folder of the base causal LM and its tokenizer.
@@ -418,8 +381,12 @@ def train_lora_adapter(
         grad_accum: Gradient-accumulation steps; effective batch = batch_size * grad_accum.
         max_length: Maximum tokens per sequence (BOS + prompt + completion + EOS).
         seed: Random seed (``transformers.set_seed``, data order, LoRA init).
-        bf16: True / False, or ``"auto"`` (bf16 only on hardware with native bf16 support).
+        dtype: A :class:`bootembed.hardware.DtypeDecision` of the ``generator_training`` step, or
+            ``"float32"`` / ``"bfloat16"`` / ``"auto"`` (resolved without a measurement). bf16 is mixed precision
+            (autocast); on a CPU the trainer gets ``use_cpu=True``.
         logging_steps: Log the loss every this many optimizer steps.
+        save_steps: Checkpoint every this many optimizer steps (for resuming after a kill).
+        work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
 
     Returns:
         A :class:`LoraTrainingResult`.
@@ -435,20 +402,21 @@ def train_lora_adapter(
         ... ], "out/pos_adapter", max_steps=10)
         >>> res.adapter_dir / "adapter_model.safetensors"
     """
-    _validate(
-        examples,
-        rank,
-        alpha,
-        dropout,
-        target_modules,
-        max_steps,
-        learning_rate,
-        batch_size,
-        grad_accum,
-        max_length,
-        logging_steps,
-    )
-    use_bf16 = _resolve_bf16(bf16)
+    settings = {
+        "rank": rank,
+        "alpha": alpha,
+        "dropout": dropout,
+        "target_modules": target_modules,
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "max_length": max_length,
+    }
+    _validate(examples, {**settings, "logging_steps": logging_steps})
+    if save_steps < 1:
+        raise ValueError(f"save_steps: expected a positive integer, got {save_steps!r}")
+    decision, precision = training_dtype(dtype, "generator_training", "train_generator.dtype")
     base_model_dir = Path(base_model_dir)
     if not (base_model_dir / "config.json").is_file():
         raise FileNotFoundError(
@@ -457,84 +425,88 @@ def train_lora_adapter(
         )
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.tmp-", dir=output_dir.parent))
-    checkpoints = Path(tempfile.mkdtemp(prefix="bootembed-sft-"))
-    try:
-        trainer, tokenizer, num_examples = _build_trainer(
-            base_model_dir,
-            examples,
-            checkpoints,
-            rank=rank,
-            alpha=alpha,
-            dropout=dropout,
-            target_modules=target_modules,
-            max_steps=max_steps,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            max_length=max_length,
-            seed=seed,
-            use_bf16=use_bf16,
-            logging_steps=logging_steps,
-        )
-        logger.info(
-            "Training LoRA adapter (r=%d, alpha=%d) on %d examples for %d steps "
-            "(batch %d x accum %d, lr %g, bf16=%s) -> %s",
-            rank,
-            alpha,
-            num_examples,
-            max_steps,
-            batch_size,
-            grad_accum,
-            learning_rate,
-            use_bf16,
-            output_dir,
-        )
-        start = time.perf_counter()
-        output = trainer.train()
-        seconds = time.perf_counter() - start
-        losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
-        train_loss = float(output.training_loss)
-        steps = int(trainer.state.global_step)
-
+    hyperparameters = {
+        "rank": rank,
+        "alpha": alpha,
+        "dropout": dropout,
+        "target_modules": target_modules
+        if isinstance(target_modules, str)
+        else list(target_modules),
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "lr_scheduler": "constant",
+        "max_grad_norm": 0.3,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "max_length": max_length,
+        "dtype": decision.dtype,
+        "completion_only_loss": True,
+    }
+    work, checkpoint = training_work(
+        "train_generator",
+        output_dir,
+        base_model_dir,
+        {
+            "examples": settings_digest({"examples": [dict(e) for e in examples]}),
+            "hyperparameters": hyperparameters,
+            "seed": seed,
+            "logging_steps": logging_steps,
+            "save_steps": save_steps,
+        },
+        work_root,
+    )
+    trainer, tokenizer, num_examples = _build_trainer(
+        base_model_dir,
+        examples,
+        work.path,
+        seed=seed,
+        precision=precision,
+        logging_steps=logging_steps,
+        save_steps=save_steps,
+        **settings,
+    )
+    logger.info(
+        "Training LoRA adapter (r=%d, alpha=%d) on %d examples for %d steps "
+        "(batch %d x accum %d, lr %g, %s: %s)%s -> %s",
+        rank,
+        alpha,
+        num_examples,
+        max_steps,
+        batch_size,
+        grad_accum,
+        learning_rate,
+        decision.dtype,
+        decision.reason,
+        f", resuming from {checkpoint}" if checkpoint else "",
+        output_dir,
+    )
+    output, seconds = resume_training(trainer, checkpoint)
+    losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    curve = [
+        {"step": int(h["step"]), "loss": float(h["loss"])}
+        for h in trainer.state.log_history
+        if "loss" in h
+    ]
+    train_loss = float(output.training_loss)
+    steps = int(trainer.state.global_step)
+    with atomic_dir(output_dir) as staging:
         trainer.model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
         log = {
-            "base_model_dir": str(base_model_dir.resolve()),
+            "base_model_dir": str(base_model_dir),
             "num_examples": num_examples,
             "steps": steps,
             "train_loss": train_loss,
             "losses": losses,
+            "loss_curve": curve,
             "logging_steps": logging_steps,
-            "seconds": seconds,
-            "seconds_per_step": seconds / max(steps, 1),
-            "seed": seed,
-            "hyperparameters": {
-                "rank": rank,
-                "alpha": alpha,
-                "dropout": dropout,
-                "target_modules": target_modules
-                if isinstance(target_modules, str)
-                else list(target_modules),
-                "max_steps": max_steps,
-                "learning_rate": learning_rate,
-                "lr_scheduler": "constant",
-                "max_grad_norm": 0.3,
-                "batch_size": batch_size,
-                "grad_accum": grad_accum,
-                "max_length": max_length,
-                "bf16": use_bf16,
-                "completion_only_loss": True,
-            },
-            "versions": _package_versions(),
+            **run_record(seconds, steps, checkpoint, seed),
+            "hyperparameters": hyperparameters,
+            "dtype": decision.as_dict(),
+            "versions": package_versions(),
         }
-        (staging / "training_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
-        _atomic_replace_dir(staging, output_dir)
-    finally:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        write_json(staging / TRAINING_LOG, log)
+    work.remove()
     logger.info(
         "Saved adapter to %s: %d steps in %.1f s, train loss %.4f",
         output_dir,
@@ -549,4 +521,90 @@ def train_lora_adapter(
         losses=losses,
         seconds=seconds,
         num_examples=num_examples,
+        loss_curve=curve,
+        resumed_from=checkpoint.name if checkpoint else None,
+    )
+
+
+def measure_dtypes(
+    base_model_dir: str | Path,
+    examples: Sequence[Mapping[str, str]],
+    *,
+    steps: int = 4,
+    seed: int = 42,
+    **hyperparameters: Any,
+) -> Measurement:
+    """Side-by-side SFT run in float32 and bf16 (mixed precision) for :func:`bootembed.hardware.resolve_dtype`.
+
+    Trains ``steps`` optimizer steps from the same LoRA initialisation and data order in each dtype and compares
+    the per-step loss curves (:func:`bootembed.hardware.loss_curve_difference`, limit
+    :data:`bootembed.hardware.SFT_MAX_LOSS_DIFF`) and the wall time of the steps after the first.
+
+    Args:
+        base_model_dir: the base causal LM.
+        examples: SFT examples (the stage's own).
+        steps: optimizer steps per dtype (>= 2).
+        seed: seed of both runs.
+        hyperparameters: LoRA / trainer settings as for :func:`train_lora_adapter` (``rank``, ``batch_size``, ...).
+
+    Returns:
+        The :class:`bootembed.hardware.Measurement`.
+    """
+    from transformers import TrainerCallback
+
+    class _StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.times.append(time.perf_counter())
+
+    hw = probe()
+    names = (
+        "rank",
+        "alpha",
+        "dropout",
+        "target_modules",
+        "learning_rate",
+        "batch_size",
+        "grad_accum",
+    )
+    options = {k: hyperparameters[k] for k in names if k in hyperparameters}
+    max_length = int(hyperparameters.get("max_length", 128))
+
+    def train(dtype: str, scratch: Path) -> tuple[float, list[float]]:
+        trainer, _, _ = _build_trainer(
+            Path(base_model_dir),
+            examples,
+            scratch,
+            max_steps=steps,
+            max_length=max_length,
+            seed=seed,
+            precision={"bf16": dtype == "bfloat16", "use_cpu": hw.device == "cpu"},
+            logging_steps=1,
+            save_steps=steps + 1,
+            **{
+                "rank": 8,
+                "alpha": 16,
+                "dropout": 0.0,
+                "target_modules": "all-linear",
+                "learning_rate": 2e-4,
+                "batch_size": 8,
+                "grad_accum": 1,
+                **options,
+            },
+        )
+        timer = _StepTimer()
+        trainer.add_callback(timer)
+        trainer.train()
+        losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h][:steps]
+        seconds = timer.times[-1] - timer.times[0] if len(timer.times) > 1 else float("nan")
+        return seconds, losses
+
+    return side_by_side(
+        train,
+        check="loss curve difference",
+        compare=lambda losses: loss_curve_difference(losses["float32"], losses["bfloat16"]),
+        threshold=SFT_MAX_LOSS_DIFF,
+        details=lambda losses: {"steps": steps, "losses": losses},
     )

@@ -27,6 +27,7 @@ from bootembed.data.semrel import load_semrel, semrel_splits
 from bootembed.data.sick import load_sick
 from bootembed.data.xllora import load_xllora_pairs
 from bootembed.prompts import POLARITIES, PromptExample, lm_example, task_example, xllora_example
+from bootembed.text import collapse_whitespace
 
 __all__ = [
     "ANCHOR_SCHEMA",
@@ -113,7 +114,7 @@ def build_anchors(
         ValueError: unknown anchor source, or no anchor left.
     """
     guard = guard or ContaminationGuard.for_language(sources, lang)
-    candidates = [" ".join(s.split()) for s in _candidate_anchors(sources, lang, anchor_source)]
+    candidates = [collapse_whitespace(s) for s in _candidate_anchors(sources, lang, anchor_source)]
     unique = _clean_unique(candidates, guard)
     if not unique:
         raise ValueError(f"prepare: no anchor left for {lang} from {anchor_source} after filtering")
@@ -211,8 +212,8 @@ def build_augment_pairs(
         :data:`AUGMENT_SCHEMA` frame, one row per pair, in ``dev`` line order.
     """
     guard = guard or ContaminationGuard.for_language(sources, lang)
-    target = [" ".join(s.split()) for s in load_flores(sources, lang, "dev")]
-    english = [" ".join(s.split()) for s in load_flores(sources, "eng_Latn", "dev")]
+    target = [collapse_whitespace(s) for s in load_flores(sources, lang, "dev")]
+    english = [collapse_whitespace(s) for s in load_flores(sources, "eng_Latn", "dev")]
     excluded = set(exclude_indices)
     usable = [
         i
@@ -257,7 +258,7 @@ def build_lm_text(
     sentences = [
         text
         for _, text in _clean_unique(
-            [" ".join(s.split()) for s in load_flores(sources, lang, "dev")], guard
+            [collapse_whitespace(s) for s in load_flores(sources, lang, "dev")], guard
         )
     ]
     if max_sentences is not None and max_sentences < len(sentences):

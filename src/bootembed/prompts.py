@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bootembed.text import collapse_whitespace
+
 __all__ = [
     "POLARITIES",
     "IclExemplar",
@@ -76,7 +78,7 @@ def xllora_prompt(premise: str, polarity: str) -> str:
         ValueError: unknown polarity or empty premise.
     """
     _check_polarity(polarity)
-    premise = " ".join(premise.split())
+    premise = collapse_whitespace(premise)
     if not premise:
         raise ValueError("premise: expected a non-empty sentence")
     return _XLLORA_TEMPLATE.format(
@@ -93,7 +95,7 @@ def xllora_example(premise: str, hypothesis: str, polarity: str) -> PromptExampl
     Raises:
         ValueError: unknown polarity, empty premise or hypothesis.
     """
-    hypothesis = " ".join(hypothesis.split())
+    hypothesis = collapse_whitespace(hypothesis)
     if not hypothesis:
         raise ValueError("hypothesis: expected a non-empty sentence")
     return PromptExample(prompt=xllora_prompt(premise, polarity), completion=f" {hypothesis}\n")
@@ -109,7 +111,7 @@ _TASK_TEMPLATE = (
 
 
 def _clean(text: str, field: str) -> str:
-    text = " ".join(text.split())
+    text = collapse_whitespace(text)
     if not text:
         raise ValueError(f"{field}: expected a non-empty sentence")
     return text

@@ -18,8 +18,9 @@ from typing import Any
 
 import polars as pl
 
-from bootembed.config import STRATEGIES
+from bootembed.evaluation.tasks import metric_order
 from bootembed.io import atomic_file
+from bootembed.strategies import STRATEGIES
 
 __all__ = [
     "METRIC_ORDER",
@@ -32,18 +33,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Canonical model order: the base encoder, the baselines (Sec. 4), then the strategies (Sec. 3).
-MODEL_ORDER: tuple[str, ...] = ("base", *STRATEGIES)
-#: Canonical metric order; other metrics follow in order of first appearance.
-METRIC_ORDER: tuple[str, ...] = (
-    "semrel_spearman",
-    "flores_bitext_f1_tgt2eng",
-    "flores_bitext_f1_eng2tgt",
-    "flores_retrieval_recall_at_10",
-    "flores_retrieval_ndcg_at_10",
-    "sib200_accuracy",
-    "tatoeba_f1",
-)
+#: Canonical model order: the base encoder, the baselines (Sec. 4), then the strategies (Sec. 3), as the strategy
+#: registry orders them.
+MODEL_ORDER: tuple[str, ...] = ("base", *(s.name for s in STRATEGIES.ordered()))
+#: Canonical metric order (the evaluation-task registry's); other metrics follow in order of first appearance.
+METRIC_ORDER: tuple[str, ...] = metric_order()
 #: Columns of every plot CSV written by :func:`write_plot_data`.
 PLOT_COLUMNS: tuple[str, str, str] = ("model", "language", "score")
 

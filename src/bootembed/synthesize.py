@@ -8,10 +8,12 @@ polarity (:mod:`bootembed.prompts`):
 * adapter composition (Sec. 3.2): composed adapters write a target-language entailment / contradiction;
 * ICL (Sec. 3.1): the base model, few-shot prompts, target-language entailment / contradiction.
 
-Resumption: anchors are processed in fixed chunks; each finished chunk is written atomically as a Parquet part under
-a work directory named by a fingerprint of everything that determines the output (anchors, adapters, decoding).
-A rerun after an interruption skips finished chunks, so no anchor is generated twice and none is lost; a changed
-input gets a new fingerprint and never mixes with old parts.
+Resumption: anchors are processed in fixed chunks; each finished chunk is written atomically as a Parquet part into
+a work folder (:class:`bootembed.work.WorkDir`) whose manifest records everything that can change a generated
+token (anchors, prompts, decoding, generator identity and weight digests, backend, dtype, batch size). A rerun
+after an interruption skips finished chunks, so no anchor is generated twice and none is lost; a changed setting
+discards the old parts (with a log line naming the change), so settings never mix. The parts are removed only
+after the stage's outputs and metrics are written.
 
 Sharding (data parallelism): the same chunks are dealt round-robin to N shards (chunk ``k`` goes to shard
 ``k mod N``). Every chunk is generated with exactly the prompts, batches and seeds it gets in an unsharded run, so
@@ -21,12 +23,10 @@ Shards can run as DVC matrix stages or ``dvc queue`` workers, one engine (GPU se
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,37 +34,37 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from bootembed.generation.base import GenerationBackend, SamplingConfig
+from bootembed.hardware import (
+    DTYPES,
+    SYNTHESIS_MIN_AGREEMENT,
+    Measurement,
+    greedy_agreement,
+)
 from bootembed.io import write_parquet
 from bootembed.prompts import POLARITIES, parse_generation, xllora_prompt
+from bootembed.provenance import settings_digest
+from bootembed.triplets import TRIPLET_SCHEMA
+from bootembed.work import WorkDir
 
-__all__ = ["TRIPLET_SCHEMA", "fingerprint", "merge_shards", "parse_shard", "synthesize_triplets"]
+__all__ = [
+    "TRIPLET_SCHEMA",
+    "fingerprint",
+    "measure_dtypes",
+    "merge_shards",
+    "parse_shard",
+    "synthesize_triplets",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the synthetic triplet Parquet (positive / negative are null when the generation was unparseable).
-TRIPLET_SCHEMA: dict[str, pl.DataType] = {
-    "anchor_id": pl.Int64(),
-    "anchor": pl.String(),
-    "positive": pl.String(),
-    "negative": pl.String(),
-    "positive_raw": pl.String(),
-    "negative_raw": pl.String(),
-    "language": pl.String(),
-    "strategy": pl.String(),
-    "generator_id": pl.String(),
-    "backend": pl.String(),
-    "seed": pl.Int64(),
-}
 
-
-def fingerprint(anchors: pl.DataFrame, **settings: object) -> str:
-    """Stable 16-hex-digit digest of the anchors (ids and text) and the generation settings."""
+def fingerprint(anchors: pl.DataFrame) -> str:
+    """Stable 16-hex-digit digest of the anchors (ids and text, in order)."""
     digest = hashlib.sha256()
     for anchor_id, anchor in zip(
         anchors["anchor_id"].to_list(), anchors["anchor"].to_list(), strict=True
     ):
         digest.update(f"{anchor_id}\t{anchor}\n".encode())
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
@@ -144,41 +144,53 @@ def synthesize_triplets(
     backend: GenerationBackend,
     anchors: pl.DataFrame,
     *,
-    work_dir: str | Path,
+    work_dir: str | Path | None,
     sampling: SamplingConfig,
     generator_id: str,
     chunk_size: int = 64,
     strategy: str = "xllora",
     adapters: Mapping[str, str | None] | None = None,
     build_prompt: Callable[[Mapping[str, object], str], str] | None = None,
+    parse: Callable[[str], str | None] = parse_generation,
     keep_parts: bool = False,
     shard: tuple[int, int] = (0, 1),
-) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Generate (positive, hard negative) for every anchor with the backend's adapters.
+    output: str | Path | None = None,
+    manifest: Mapping[str, object] | None = None,
+) -> tuple[pl.DataFrame, dict[str, float], WorkDir]:
+    """Generate (positive, hard negative) for every anchor with the backend's adapters, resumably.
+
+    Chunk parts go to a :class:`bootembed.work.WorkDir` under ``work_dir`` whose manifest holds everything that
+    can change a generated token: the anchors, every prompt, the decoding settings, the generator identity, the
+    backend's own settings (:meth:`GenerationBackend.settings`: engine, dtype, batch size, ...), the chunking and
+    shard, plus ``manifest`` (content digests of the base weights and adapters). Parts of an earlier run with a
+    different manifest are discarded with a log line naming what changed; parts with the same manifest are
+    resumed.
 
     Args:
         backend: a loaded generation backend.
         anchors: frame with ``anchor_id`` (unique int), ``anchor`` and ``language`` columns (N rows).
-        work_dir: where resumable chunk parts live (outside the stage's DVC outputs).
+        work_dir: root of the resumable work folders (outside the stage's DVC outputs).
         sampling: decoding settings (its seed is recorded in every row).
-        generator_id: identifies base model + adapters; recorded and part of the fingerprint.
+        generator_id: identifies base model + adapters; recorded in every row.
         chunk_size: anchors per resumable chunk.
         strategy: recorded in the ``strategy`` column.
         adapters: polarity -> adapter name (``None`` = base model); default ``{"positive": "positive",
             "negative": "negative"}``.
         build_prompt: ``(anchor row, polarity) -> prompt``; the row holds ``anchor_id``, ``anchor`` and
-            ``language``. Default: :func:`~bootembed.prompts.xllora_prompt` of the anchor. Every prompt is part of
-            the fingerprint, so a changed template never resumes from old parts.
-        keep_parts: keep the part files after success (default: remove them).
+            ``language``. Default: :func:`~bootembed.prompts.xllora_prompt` of the anchor.
+        parse: raw continuation -> sentence or ``None`` (the strategy's parser).
+        keep_parts: keep the work folder after success; the synthesis stage keeps it until its outputs and
+            metrics are written, then calls ``WorkDir.remove``.
         shard: ``(I, N)``: generate only chunks ``k`` with ``k mod N == I`` (see the module docstring);
             ``(0, 1)`` generates everything.
+        output: the output this work is for (names the work folder); default ``<strategy>-shard<I>of<N>``.
+        manifest: more settings that can change the output (weight digests).
 
     Returns:
-        ``(triplets, stats)``: the shard's rows (all N rows unsharded) with :data:`TRIPLET_SCHEMA` columns in
-        anchor order; stats give
-        ``anchors``, ``chunks``, ``chunks_resumed``, ``generations`` (made in this call, resumed chunks
-        excluded), ``seconds``, ``generations_per_second``,
-        ``unparseable_positive``, ``unparseable_negative``.
+        ``(triplets, stats, work)``: the shard's rows (all N rows unsharded) with :data:`TRIPLET_SCHEMA` columns
+        in anchor order; stats give ``anchors``, ``chunks``, ``chunks_resumed``, ``parts_discarded``,
+        ``generations`` (made in this call, resumed chunks excluded), ``seconds``, ``generations_per_second``,
+        ``unparseable_positive``, ``unparseable_negative``; and the work folder.
 
     Raises:
         ValueError: missing columns, duplicate ``anchor_id``, ``chunk_size < 1`` or a bad ``shard``.
@@ -201,21 +213,25 @@ def synthesize_triplets(
             return xllora_prompt(str(row["anchor"]), polarity)
 
     prompts = {p: [build_prompt(r, p) for r in rows] for p in POLARITIES}
-    prompt_digest = hashlib.sha256(
-        json.dumps(prompts, ensure_ascii=False, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    key = fingerprint(
-        anchors,
-        sampling=asdict(sampling),
-        generator_id=generator_id,
-        chunk_size=chunk_size,
-        strategy=strategy,
-        adapters=adapters,
-        backend=backend.name,
-        prompts=prompt_digest,
+    settings = {
+        "anchors": fingerprint(anchors),
+        "prompts": settings_digest(prompts),
+        "sampling": asdict(sampling),
+        "generator_id": generator_id,
+        "chunk_size": chunk_size,
+        "strategy": strategy,
+        "adapters": adapters,
+        "shard": list(shard),
+        "backend": backend.settings(),
+        **dict(manifest or {}),
+    }
+    work = WorkDir(
+        "synthesize",
+        output or f"{strategy}-shard{shard_index}of{shard_count}",
+        settings,
+        root=work_dir,
     )
-    parts_dir = Path(work_dir) / key
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    parts_dir = work.path
     starts = list(range(0, len(rows), chunk_size))
     chunks = [rows[i : i + chunk_size] for i in starts]
     frames: list[pl.DataFrame] = []
@@ -243,8 +259,8 @@ def synthesize_triplets(
             {
                 "anchor_id": ids,
                 "anchor": [r["anchor"] for r in chunk],
-                "positive": [parse_generation(t) for t in raw["positive"]],
-                "negative": [parse_generation(t) for t in raw["negative"]],
+                "positive": [parse(t) for t in raw["positive"]],
+                "negative": [parse(t) for t in raw["negative"]],
                 "positive_raw": raw["positive"],
                 "negative_raw": raw["negative"],
                 "language": [r["language"] for r in chunk],
@@ -264,6 +280,7 @@ def synthesize_triplets(
         "anchors": float(triplets.height),
         "chunks": float(len(mine)),
         "chunks_resumed": float(resumed),
+        "parts_discarded": float(bool(work.discarded)),
         "generations": float(2 * fresh_rows),
         "seconds": round(seconds, 2),
         "unparseable_positive": float(triplets["positive"].null_count()),
@@ -273,10 +290,49 @@ def synthesize_triplets(
         round(stats["generations"] / seconds, 3) if seconds > 0 else 0.0
     )
     if not keep_parts:
-        # Only this shard's parts: other shards may share the work directory and still be running.
-        for index in mine:
-            (parts_dir / f"part-{index:05d}.parquet").unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            parts_dir.rmdir()
+        work.remove()
     logger.info("synthesised %d triplets: %s", triplets.height, stats)
-    return triplets, stats
+    return triplets, stats, work
+
+
+def measure_dtypes(
+    create: Callable[[str], GenerationBackend],
+    prompts: Sequence[str],
+    *,
+    adapter: str | None,
+    max_new_tokens: int,
+) -> Measurement:
+    """Side-by-side greedy synthesis in float32 and bf16, for :func:`bootembed.hardware.resolve_dtype`.
+
+    Each dtype gets a fresh backend from ``create(dtype)``, one warm-up batch, then the same ``prompts`` (greedy,
+    ``max_new_tokens``); the check is the share of identical outputs (:func:`bootembed.hardware.greedy_agreement`,
+    limit :data:`bootembed.hardware.SYNTHESIS_MIN_AGREEMENT`).
+
+    Args:
+        create: ``dtype -> backend`` (the stage's backend settings with that dtype).
+        prompts: the prompts (the stage's first chunk).
+        adapter: the adapter to measure (``None``: the base model).
+        max_new_tokens: generation budget.
+
+    Returns:
+        The :class:`bootembed.hardware.Measurement`.
+    """
+    greedy = SamplingConfig(max_new_tokens=max_new_tokens, do_sample=False)
+    texts: dict[str, list[str]] = {}
+    seconds: dict[str, float] = {}
+    for dtype in DTYPES:
+        with create(dtype) as backend:
+            backend.generate(list(prompts[:4]), adapter=adapter, sampling=greedy)
+            begin = time.perf_counter()
+            texts[dtype] = backend.generate(list(prompts), adapter=adapter, sampling=greedy)
+            seconds[dtype] = time.perf_counter() - begin
+    agreement = greedy_agreement(texts["float32"], texts["bfloat16"])
+    return Measurement(
+        float32_seconds=seconds["float32"],
+        bfloat16_seconds=seconds["bfloat16"],
+        check="greedy agreement",
+        value=agreement,
+        threshold=SYNTHESIS_MIN_AGREEMENT,
+        safe=agreement >= SYNTHESIS_MIN_AGREEMENT,
+        details={"prompts": len(prompts), "adapter": adapter, "max_new_tokens": max_new_tokens},
+    )

@@ -6,13 +6,12 @@ evaluation sentences are FLORES-200 ``devtest``, SIB-200 ``dev``/``test`` (whose
 FLORES-200 sentences: ``index_id`` indexes ``dev`` followed by ``devtest``), SemRel 2024
 ``test`` and Tatoeba, each in the target language and, where parallel, in English.
 
-Sentences are compared after :func:`normalize_sentence` (NFKC, casefold, whitespace collapsed).
+Sentences are compared after :func:`bootembed.text.normalize_sentence` (NFKC, casefold, whitespace collapsed).
 """
 
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from bootembed.data.semrel import load_semrel, semrel_splits
 from bootembed.data.sib200 import load_sib200, sib_flores_position
 from bootembed.data.sources import DataSources
 from bootembed.data.tatoeba import load_tatoeba
+from bootembed.text import normalize_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +30,6 @@ ENGLISH = "eng_Latn"
 
 class ContaminationError(ValueError):
     """Sentences meant for training/prompting appear in an evaluation set."""
-
-
-def normalize_sentence(text: str) -> str:
-    """Canonical form for contamination matching.
-
-    Applies Unicode NFKC, casefolding (then NFKC again, as casefolding can denormalise),
-    collapses every whitespace run to one space and strips the ends.
-
-    Example:
-        >>> normalize_sentence("  Hello\\u00a0 WORLD\\n")
-        'hello world'
-    """
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(text.split())
 
 
 def _normalized(texts: Iterable[str]) -> set[str]:

@@ -10,6 +10,7 @@ sometimes differ from the FLORES ISO 639-3 prefix (macrolanguages: ``arb_Arab`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bootembed.data.sources import DataError
 
@@ -85,6 +86,14 @@ _TATOEBA_SPECIAL: dict[str, str] = {
 #: ISO prefixes with a Tatoeba set whose FLORES code uses another script than Tatoeba.
 _TATOEBA_SCRIPT_MISMATCH: frozenset[str] = frozenset({"arb_Latn"})
 
+#: FLORES-200 (SIB-200) code -> LASER Tatoeba v1 code, for every code with a Tatoeba test set: its
+#: :data:`_TATOEBA_SPECIAL` code, or else its ISO 639-3 prefix where Tatoeba has that set.
+_TATOEBA_BY_FLORES: dict[str, str] = {
+    code: _TATOEBA_SPECIAL.get(code, code[:3])
+    for code in sorted(SIB200_CODES - _TATOEBA_SCRIPT_MISMATCH)
+    if code in _TATOEBA_SPECIAL or code[:3] in TATOEBA_CODES
+}
+
 _CODE_RE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
 
 
@@ -126,6 +135,16 @@ def iso3(code: str) -> str:
     return validate_flores_code(code, allowed=SIB200_CODES)[:3]
 
 
+def _benchmark_code(table: Mapping[str, str], code: str) -> str | None:
+    """``table[code]`` (``None`` if absent) for a checked FLORES-200 / SIB-200 ``code``.
+
+    Raises:
+        DataError: If ``code`` is not a FLORES-200 code.
+    """
+    validate_flores_code(code, allowed=SIB200_CODES)
+    return table.get(code)
+
+
 def semrel_code(code: str) -> str | None:
     """SemRel 2024 language code for a FLORES-200 code, or None if SemRel lacks the language.
 
@@ -136,24 +155,20 @@ def semrel_code(code: str) -> str | None:
     Raises:
         DataError: If ``code`` is not a FLORES-200 code.
     """
-    validate_flores_code(code, allowed=SIB200_CODES)
-    return SEMREL_CODES.get(code)
+    return _benchmark_code(SEMREL_CODES, code)
 
 
 def tatoeba_code(code: str) -> str | None:
     """LASER Tatoeba v1 code for a FLORES-200 code, or None if there is no Tatoeba test set.
 
+    Mostly the ISO 639-3 prefix; the macrolanguage code where Tatoeba uses one, and none where Tatoeba's set
+    is written in another script than the FLORES-200 code says.
+
     Example:
-        >>> tatoeba_code("arb_Arab"), tatoeba_code("afr_Latn"), tatoeba_code("hau_Latn")
-        ('ara', 'afr', None)
+        >>> [tatoeba_code(c) for c in ("arb_Arab", "afr_Latn", "arb_Latn", "hau_Latn")]
+        ['ara', 'afr', None, None]
 
     Raises:
         DataError: If ``code`` is not a FLORES-200 code.
     """
-    validate_flores_code(code, allowed=SIB200_CODES)
-    if code in _TATOEBA_SCRIPT_MISMATCH:
-        return None
-    if code in _TATOEBA_SPECIAL:
-        return _TATOEBA_SPECIAL[code]
-    prefix = code[:3]
-    return prefix if prefix in TATOEBA_CODES else None
+    return _benchmark_code(_TATOEBA_BY_FLORES, code)

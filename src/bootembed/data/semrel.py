@@ -20,6 +20,7 @@ from bootembed.data.sources import (
     DataError,
     DataSources,
     cached_parser,
+    parse_field,
     read_text,
 )
 
@@ -76,13 +77,9 @@ def _parse_semrel(path: Path) -> tuple[RelatednessPair, ...]:
                 field="Text",
                 line=line,
             )
-        raw_score = row[cols["Score"]].strip()
-        try:
-            score = float(raw_score)
-        except ValueError:
-            raise DataError(
-                path, f"a number, got {raw_score!r}", field="Score", line=line
-            ) from None
+        score = parse_field(
+            row[cols["Score"]].strip(), float, "a number", path, field="Score", line=line
+        )
         if not (math.isfinite(score) and 0.0 <= score <= 1.0):
             raise DataError(path, f"a score in [0, 1], got {score}", field="Score", line=line)
         pairs.append(RelatednessPair(pair_id, parts[0].strip(), parts[1].strip(), score))

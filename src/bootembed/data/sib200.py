@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bootembed.data.flores import FLORES_SPLIT_SIZES
 from bootembed.data.languages import SIB200_CODES, validate_flores_code
-from bootembed.data.sources import DataError, DataSources, cached_parser, read_text
+from bootembed.data.sources import DataError, DataSources, cached_parser, parse_field, read_text
 
 SIB_SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SIB_HEADER: tuple[str, ...] = ("index_id", "category", "text")
@@ -87,12 +87,7 @@ def _parse_sib(path: Path) -> tuple[SibExample, ...]:
         if len(row) != 3:
             raise DataError(path, f"3 tab-separated fields, got {len(row)}", line=line)
         raw_id, category, text = row
-        try:
-            index_id = int(raw_id)
-        except ValueError:
-            raise DataError(
-                path, f"an integer, got {raw_id!r}", field="index_id", line=line
-            ) from None
+        index_id = parse_field(raw_id, int, "an integer", path, field="index_id", line=line)
         if not 0 <= index_id < _N_FLORES:
             raise DataError(
                 path, f"0..{_N_FLORES - 1}, got {index_id}", field="index_id", line=line

@@ -8,11 +8,14 @@ sentence_B_dataset, SemEval_set``; 9,840 pairs. Relatedness is on a 1-5 scale.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from bootembed.data.sources import DataError, DataSources, cached_parser, read_text
+from bootembed.data.sources import DataError, DataSources, cached_parser, parse_field, read_text
 
 SICK_RELPATH = "sick/SICK.txt"
 SICK_HEADER: tuple[str, ...] = (
@@ -31,6 +34,8 @@ SICK_HEADER: tuple[str, ...] = (
 )
 SICK_LABELS: frozenset[str] = frozenset({"ENTAILMENT", "NEUTRAL", "CONTRADICTION"})
 SICK_SPLITS: frozenset[str] = frozenset({"TRAIN", "TRIAL", "TEST"})
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,30 @@ class SickPair:
     split: str
 
 
+def _one_of(allowed: frozenset[str]) -> Callable[[str], str]:
+    """A converter that returns a value of ``allowed`` unchanged and raises ``ValueError`` for any other."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(value)
+        return value
+
+    return check
+
+
+def _field(
+    path: Path,
+    lineno: int,
+    row: list[str],
+    col: dict[str, int],
+    name: str,
+    convert: Callable[[str], _T],
+    expected: str,
+) -> _T:
+    """Field ``name`` of a SICK row, converted (:func:`bootembed.data.sources.parse_field`)."""
+    return parse_field(row[col[name]], convert, expected, path, field=name, line=lineno)
+
+
 @cached_parser
 def _parse_sick(path: Path) -> tuple[SickPair, ...]:
     lines = read_text(path).splitlines()
@@ -77,40 +106,15 @@ def _parse_sick(path: Path) -> tuple[SickPair, ...]:
             raise DataError(
                 path, f"{len(header)} tab-separated fields, got {len(row)}", line=lineno
             )
-        raw_id = row[col["pair_ID"]]
-        try:
-            pair_id = int(raw_id)
-        except ValueError:
-            raise DataError(
-                path, f"an integer, got {raw_id!r}", field="pair_ID", line=lineno
-            ) from None
-        raw_score = row[col["relatedness_score"]]
-        try:
-            score = float(raw_score)
-        except ValueError:
-            raise DataError(
-                path, f"a number, got {raw_score!r}", field="relatedness_score", line=lineno
-            ) from None
+        field = functools.partial(_field, path, lineno, row, col)
+        pair_id = field("pair_ID", int, "an integer")
+        score = field("relatedness_score", float, "a number")
         if not (math.isfinite(score) and 1.0 <= score <= 5.0):
             raise DataError(
                 path, f"a score in [1, 5], got {score}", field="relatedness_score", line=lineno
             )
-        label = row[col["entailment_label"]]
-        if label not in SICK_LABELS:
-            raise DataError(
-                path,
-                f"one of {sorted(SICK_LABELS)}, got {label!r}",
-                field="entailment_label",
-                line=lineno,
-            )
-        split = row[col["SemEval_set"]]
-        if split not in SICK_SPLITS:
-            raise DataError(
-                path,
-                f"one of {sorted(SICK_SPLITS)}, got {split!r}",
-                field="SemEval_set",
-                line=lineno,
-            )
+        label = field("entailment_label", _one_of(SICK_LABELS), f"one of {sorted(SICK_LABELS)}")
+        split = field("SemEval_set", _one_of(SICK_SPLITS), f"one of {sorted(SICK_SPLITS)}")
         a, b = row[col["sentence_A"]].strip(), row[col["sentence_B"]].strip()
         if not a or not b:
             raise DataError(path, "non-empty sentences", field="sentence_A/sentence_B", line=lineno)

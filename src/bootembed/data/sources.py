@@ -35,9 +35,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import Literal, TypeVar
+
+from pydantic import Field
+
+from bootembed.schema import Section
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +148,8 @@ class DataError(ValueError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class DataSourceConfig:
-    """Where the data comes from.
+class DataSourceConfig(Section):
+    """Where the data comes from: the ``data`` section of ``params.yaml``.
 
     Attributes:
         mode: ``"local"`` (read a mirror directory) or ``"download"`` (fetch the official
@@ -156,17 +158,11 @@ class DataSourceConfig:
             resolved against the ``base_dir`` given to :class:`DataSources`.
 
     Raises:
-        ValueError: If ``mode`` is not one of :data:`MODES` or ``root`` is empty.
+        pydantic.ValidationError: If ``mode`` is not one of :data:`MODES` or ``root`` is empty.
     """
 
-    mode: str = "local"
-    root: str = "../shared/data"
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"data source mode: expected one of {MODES}, got {self.mode!r}")
-        if not isinstance(self.root, str) or not self.root.strip():
-            raise ValueError(f"data source root: expected a non-empty path, got {self.root!r}")
+    mode: Literal["local", "download"]
+    root: str = Field(min_length=1, pattern=r"\S")
 
 
 def default_fetch(url: str, dest: Path, *, timeout: float = 120.0) -> None:
@@ -244,7 +240,7 @@ class DataSources:
             pass a fake.
 
     Example:
-        >>> sources = DataSources(DataSourceConfig("local", "/data/mirror"))  # doctest: +SKIP
+        >>> sources = DataSources(DataSourceConfig(mode="local", root="/data/mirror"))  # doctest: +SKIP
         >>> sources.file("flores200/dev/hau_Latn.dev")  # doctest: +SKIP
         PosixPath('/data/mirror/flores200/dev/hau_Latn.dev')
     """
@@ -398,3 +394,25 @@ def read_text(path: Path) -> str:
         raise DataError(path, f"UTF-8 text ({exc})") from exc
     except OSError as exc:
         raise DataError(path, f"an existing readable file ({exc})") from exc
+
+
+def parse_field(
+    raw: str, convert: Callable[[str], _T], expected: str, path: Path, *, field: str, line: int
+) -> _T:
+    """One field of a data file, converted (``int``, ``float``, ...).
+
+    Args:
+        raw: the field's text.
+        convert: text -> value; raises ``ValueError`` on a bad value.
+        expected: what the field should hold, for the message (``"an integer"``).
+        path: the data file.
+        field: the field's name.
+        line: its 1-based line number.
+
+    Raises:
+        DataError: ``convert`` rejects ``raw`` (naming the file, line, field, what was expected and the text).
+    """
+    try:
+        return convert(raw)
+    except ValueError:
+        raise DataError(path, f"{expected}, got {raw!r}", field=field, line=line) from None

@@ -18,28 +18,18 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from bootembed.data.flores import load_flores
-from bootembed.data.semrel import load_semrel, semrel_splits
-from bootembed.data.sib200 import load_sib200
-from bootembed.data.tatoeba import load_tatoeba
-from bootembed.evaluation.tasks import (
-    ENGLISH,
-    make_flores_bitext_task,
-    make_flores_retrieval_task,
-    make_semrel_task,
-    make_sib200_task,
-    make_tatoeba_task,
-)
+from bootembed.evaluation.local import ENGLISH
+from bootembed.evaluation.tasks import TASKS
+from bootembed.hardware import torch_dtype
+from bootembed.io import atomic_file
 
 if TYPE_CHECKING:
     from mteb.abstasks.abstask import AbsTask
@@ -50,8 +40,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ALL_TASKS: tuple[str, ...] = ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
-"""Short names of the evaluation tasks, in the order they are run."""
+ALL_TASKS: tuple[str, ...] = tuple(t.name for t in TASKS.ordered())
+"""Names of the registered evaluation tasks (:data:`bootembed.evaluation.tasks.TASKS`), in run order."""
 
 _DOC_PROMPT_NAMES = ("document", "passage", "corpus")
 # mteb task types whose inputs are all encoded like queries (symmetric tasks).
@@ -65,20 +55,19 @@ def build_tasks(
     *,
     limit: int | None = None,
     seed: int = 42,
-) -> dict[str, AbsTask]:
+) -> tuple[dict[str, AbsTask], dict[str, str]]:
     """Load the local data of ``lang`` and build the requested mteb tasks.
 
     Args:
         sources: Where the data sets are read from.
         lang: FLORES-200 code of the evaluated language, e.g. ``"hau_Latn"``.
-        tasks: Short task names, a subset of :data:`ALL_TASKS`.
+        tasks: Task names (modules of :mod:`bootembed.evaluation.tasks`).
         limit: If set, every task keeps at most ``limit`` items (deterministic with ``seed``).
         seed: Seed for subsampling and for mteb.
 
     Returns:
-        Mapping short task name -> mteb task, in :data:`ALL_TASKS` order. ``"semrel"`` is absent
-        when the language has no SemRel ``test`` split and ``"tatoeba"`` when it has no Tatoeba
-        set.
+        ``(built, skipped)``: task name -> mteb task, in registry order, and task name -> why the language has
+        no data for it (e.g. ``"Tatoeba has no test set for hau_Latn"``).
 
     Raises:
         ValueError: If ``tasks`` is empty or names an unknown task, or ``limit`` is not positive.
@@ -90,46 +79,18 @@ def build_tasks(
         raise ValueError(f"tasks: expected at least one of {ALL_TASKS}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit: expected a positive integer or None, got {limit!r}")
-
-    wanted = [t for t in ALL_TASKS if t in set(tasks)]
     built: dict[str, AbsTask] = {}
-    flores_cache: dict[str, list[str]] = {}
-
-    def flores_devtest(code: str) -> list[str]:
-        if code not in flores_cache:
-            flores_cache[code] = load_flores(sources, code, "devtest")
-        return flores_cache[code]
-
-    for name in wanted:
-        if name == "semrel":
-            if "test" not in semrel_splits(sources, lang):
-                logger.info("semrel: %s has no SemRel 2024 test split; skipping", lang)
-                continue
-            pairs = [
-                (p.sentence1, p.sentence2, float(p.score))
-                for p in load_semrel(sources, lang, "test")
-            ]
-            built[name] = make_semrel_task(lang, pairs, limit=limit, seed=seed)
-        elif name == "flores_bitext":
-            built[name] = make_flores_bitext_task(
-                lang, flores_devtest(lang), flores_devtest(ENGLISH), limit=limit, seed=seed
-            )
-        elif name == "flores_retrieval":
-            built[name] = make_flores_retrieval_task(
-                lang, flores_devtest(lang), flores_devtest(ENGLISH), limit=limit, seed=seed
-            )
-        elif name == "sib200":
-            train = [(ex.text, ex.category) for ex in load_sib200(sources, lang, "train")]
-            test = [(ex.text, ex.category) for ex in load_sib200(sources, lang, "test")]
-            built[name] = make_sib200_task(lang, train, test, limit=limit, seed=seed)
-        elif name == "tatoeba":
-            pair = load_tatoeba(sources, lang)
-            if pair is None:
-                logger.info("tatoeba: %s has no Tatoeba test set; skipping", lang)
-                continue
-            target, english = pair
-            built[name] = make_tatoeba_task(lang, target, english, limit=limit, seed=seed)
-    return built
+    skipped: dict[str, str] = {}
+    for task in TASKS.ordered():
+        if task.name not in set(tasks):
+            continue
+        reason = task.unavailable(sources, lang)
+        if reason is not None:
+            logger.info("%s: skipping (%s)", task.name, reason)
+            skipped[task.name] = reason
+            continue
+        built[task.name] = task.build(sources, lang, limit=limit, seed=seed)
+    return built, skipped
 
 
 def resolve_prompts(model_prompts: dict[str, str | None] | None) -> dict[str, str] | None:
@@ -170,7 +131,7 @@ def resolve_prompts(model_prompts: dict[str, str | None] | None) -> dict[str, st
 
 
 def load_encoder(
-    model_dir: str | Path, *, device: str | None = None
+    model_dir: str | Path, *, device: str | None = None, dtype: str = "float32"
 ) -> SentenceTransformerEncoderWrapper:
     """Load a sentence-transformers folder (offline) and wrap it for mteb.
 
@@ -180,6 +141,7 @@ def load_encoder(
     Args:
         model_dir: Folder written by ``SentenceTransformer.save`` (holds ``modules.json``).
         device: Torch device; ``None`` lets sentence-transformers pick (CUDA if available).
+        dtype: ``"float32"`` or ``"bfloat16"`` (the encoding dtype of :func:`bootembed.hardware.resolve_dtype`).
 
     Returns:
         An mteb encoder wrapping the loaded model.
@@ -200,6 +162,8 @@ def load_encoder(
             "folder written by SentenceTransformer.save"
         )
     model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    if dtype != "float32":
+        model = model.to(torch_dtype(dtype))
     prompts = resolve_prompts(dict(model.prompts or {}))
     logger.info("Encoder %s: prompts for mteb %s", path, prompts)
     wrapper = SentenceTransformerEncoderWrapper(model, model_prompts=prompts)
@@ -211,60 +175,25 @@ def load_encoder(
 
 def _write_result_atomically(result: TaskResult, output_dir: Path) -> Path:
     """Write mteb's JSON of one task result to ``output_dir/<task name>.json`` atomically."""
-    output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{result.task_name}.json"
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=f".{result.task_name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        result.to_disk(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as tmp:
+        result.to_disk(tmp)
     return target
 
 
-def _scores_by_subset(result: TaskResult, split: str) -> dict[str, dict[str, Any]]:
-    try:
-        rows = result.scores[split]
-    except KeyError as err:
-        raise RuntimeError(
-            f"mteb result of {result.task_name} has no split {split!r}; got {list(result.scores)}"
-        ) from err
-    return {row["hf_subset"]: row for row in rows}
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What :func:`evaluate_encoder` measured.
 
+    Attributes:
+        scores: flat metrics, e.g. ``{"semrel_spearman": 0.31, "flores_bitext_f1_tgt2eng": 0.82, ...}``.
+        skipped: task name -> why the language has no data for it.
+        seconds: task name -> wall seconds of its evaluation.
+    """
 
-def _as_float(value: Any, what: str) -> float:
-    out = float(value)
-    if not math.isfinite(out):
-        logger.warning("%s is not finite (%s)", what, out)
-    return out
-
-
-def _flatten(name: str, result: TaskResult, lang: str) -> dict[str, float]:
-    """Turn one mteb task result into the flat metric keys of :func:`evaluate_encoder`."""
-    if name == "semrel":
-        row = _scores_by_subset(result, "test")["default"]
-        return {"semrel_spearman": _as_float(row["cosine_spearman"], "semrel_spearman")}
-    if name == "flores_bitext":
-        rows = _scores_by_subset(result, "devtest")
-        return {
-            "flores_bitext_f1_tgt2eng": _as_float(rows[f"{lang}-{ENGLISH}"]["f1"], "f1 tgt2eng"),
-            "flores_bitext_f1_eng2tgt": _as_float(rows[f"{ENGLISH}-{lang}"]["f1"], "f1 eng2tgt"),
-        }
-    if name == "flores_retrieval":
-        row = _scores_by_subset(result, "devtest")["default"]
-        return {
-            "flores_retrieval_recall_at_10": _as_float(row["recall_at_10"], "recall@10"),
-            "flores_retrieval_ndcg_at_10": _as_float(row["ndcg_at_10"], "ndcg@10"),
-        }
-    if name == "sib200":
-        row = _scores_by_subset(result, "test")["default"]
-        return {"sib200_accuracy": _as_float(row["accuracy"], "sib200_accuracy")}
-    if name == "tatoeba":
-        row = _scores_by_subset(result, "test")["default"]
-        return {"tatoeba_f1": _as_float(row["f1"], "tatoeba_f1")}
-    raise ValueError(f"unknown task {name!r}")
+    scores: dict[str, float]
+    skipped: dict[str, str]
+    seconds: dict[str, float]
 
 
 def evaluate_encoder(
@@ -277,45 +206,37 @@ def evaluate_encoder(
     batch_size: int = 32,
     limit: int | None = None,
     seed: int = 42,
-) -> dict[str, float]:
+    dtype: str = "float32",
+) -> EvaluationResult:
     """Evaluate a sentence-transformers encoder on the local MTEB tasks of one language.
 
-    Tasks (paper Section 5; all scores in [0, 1] except Spearman in [-1, 1], as mteb reports):
+    Protocol of arXiv 2603.01732, Sec. 5; every task is a module of :mod:`bootembed.evaluation.tasks` (SemRel
+    2024 STS Spearman, FLORES-200 ``devtest`` bitext mining F1 both directions and retrieval recall@10 /
+    nDCG@10, SIB-200 accuracy, Tatoeba F1), run through ``mteb.evaluate``. A task for which the language has no
+    data is skipped and its reason returned.
 
-    - ``semrel``: SemRel 2024 ``test`` STS, Spearman of cosine similarity vs gold
-      (``semrel_spearman``); skipped if the language has no SemRel test split.
-    - ``flores_bitext``: FLORES-200 ``devtest`` bitext mining, weighted F1 in both directions
-      (``flores_bitext_f1_tgt2eng``, ``flores_bitext_f1_eng2tgt``).
-    - ``flores_retrieval``: target ``devtest`` sentences as queries against all English
-      ``devtest`` sentences (``flores_retrieval_recall_at_10``, ``flores_retrieval_ndcg_at_10``).
-    - ``sib200``: SIB-200 topic classification with mteb's logistic-regression probe fitted on
-      the train split and scored on test (``sib200_accuracy``).
-    - ``tatoeba``: Tatoeba target->English bitext mining F1 (``tatoeba_f1``); skipped if the
-      language has no Tatoeba set.
-
-    The query prompt of the model (e.g. E5's ``"query: "``) is used for symmetric tasks and
-    retrieval queries, the passage/document prompt for the retrieval corpus; models without
-    prompts are run without prefixes. mteb's result JSON of each task is written atomically to
-    ``output_dir/<TaskName>.json``.
+    The query prompt of the model (e.g. E5's ``"query: "``) is used for symmetric tasks and retrieval queries, the
+    passage/document prompt for the retrieval corpus; models without prompts are run without prefixes. mteb's
+    result JSON of each task is written atomically to ``output_dir/<TaskName>.json``.
 
     Args:
         model_dir: sentence-transformers model folder.
         sources: Where the evaluation data are read from.
         lang: FLORES-200 code of the evaluated language (e.g. ``"hau_Latn"``), not English.
         output_dir: Folder for mteb's per-task result JSON files (created if needed).
-        tasks: Subset of :data:`ALL_TASKS` to run.
+        tasks: Task names to run.
         batch_size: Encoding batch size.
-        limit: If set, subsample every task to at most ``limit`` items (deterministic with
-            ``seed``), for smoke runs.
+        limit: If set, subsample every task to at most ``limit`` items (deterministic with ``seed``).
         seed: Seed for subsampling and for mteb (classifier undersampling, global RNGs).
+        dtype: Encoding dtype (``"float32"`` or ``"bfloat16"``).
 
     Returns:
-        Flat metrics, e.g. ``{"semrel_spearman": 0.31, "flores_bitext_f1_tgt2eng": 0.12, ...}``;
-        keys of skipped tasks are absent.
+        An :class:`EvaluationResult`.
 
     Raises:
-        ValueError: On an unknown task name, a non-positive ``limit`` or ``batch_size``, an
-            English ``lang``, or a folder that is not a sentence-transformers model.
+        ValueError: On an unknown task name, a non-positive ``limit`` or ``batch_size``, an English ``lang``, a
+            folder that is not a sentence-transformers model, or when the language has data for none of the
+            requested tasks (never an empty success).
         FileNotFoundError: If ``model_dir`` or a required data file is missing.
     """
     import mteb
@@ -325,13 +246,16 @@ def evaluate_encoder(
     if lang == ENGLISH:
         raise ValueError(f"lang: expected a non-English FLORES-200 code, got {lang!r}")
     out_dir = Path(output_dir)
-    task_map = build_tasks(sources, lang, tasks, limit=limit, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task_map, skipped = build_tasks(sources, lang, tasks, limit=limit, seed=seed)
     if not task_map:
-        logger.warning("No task to run for %s (requested %s)", lang, list(tasks))
-        return {}
-    encoder = load_encoder(model_dir)
+        raise ValueError(
+            f"evaluate.tasks: {lang} has data for none of {list(tasks)} ({'; '.join(skipped.values())})"
+        )
+    encoder = load_encoder(model_dir, dtype=dtype)
 
     metrics: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     for name, task in tqdm(task_map.items(), desc=f"MTEB {lang}", unit="task"):
         start = time.monotonic()
         logger.info("Evaluating %s on %s (%s)", model_dir, task.metadata.name, lang)
@@ -352,16 +276,16 @@ def evaluate_encoder(
             )
         result = model_result.task_results[0]
         path = _write_result_atomically(result, out_dir)
-        task_metrics = _flatten(name, result, lang)
+        task_metrics = TASKS.get(name).scores(result, lang)
         metrics.update(task_metrics)
-        logger.info(
-            "%s done in %.1fs: %s (written %s)", name, time.monotonic() - start, task_metrics, path
-        )
-    return metrics
+        seconds[name] = round(time.monotonic() - start, 1)
+        logger.info("%s done in %.1fs: %s (written %s)", name, seconds[name], task_metrics, path)
+    return EvaluationResult(scores=metrics, skipped=skipped, seconds=seconds)
 
 
 __all__ = [
     "ALL_TASKS",
+    "EvaluationResult",
     "build_tasks",
     "evaluate_encoder",
     "load_encoder",

@@ -2,7 +2,8 @@
 
 A backend loads the base causal LM once, with any number of named LoRA adapters, and turns prompts into raw
 continuations. Strategies (XL-LoRA, adapter composition, ICL) only build prompts and parse outputs
-(:mod:`bootembed.prompts`); which engine runs them is a parameter (``synthesize.backend``).
+(:mod:`bootembed.strategies`); which engine runs them is a parameter (``synthesize.backend``), one module per
+engine (:data:`bootembed.generation.BACKENDS`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bootembed.generation import BACKENDS
 
 __all__ = ["GenerationBackend", "SamplingConfig", "make_backend"]
 
@@ -45,8 +48,19 @@ class SamplingConfig:
 class GenerationBackend(abc.ABC):
     """Base causal LM plus named LoRA adapters, loaded once and reused for every prompt of every adapter."""
 
-    #: Short engine name recorded with every output (``"transformers"``).
+    #: Short engine name recorded with every output (``"transformers"``) = the registry name.
     name: str = ""
+    #: Backend-specific keyword options of the constructor that :func:`make_backend` passes through.
+    options: tuple[str, ...] = ()
+    #: Values of other backends' options that this backend can ignore (``tensor_parallel_size=1``).
+    neutral_options: Mapping[str, tuple[object, ...]] = {
+        "tensor_parallel_size": (1,),
+        "merge_lora": (True, False),
+    }
+    #: Counters over the backend's life: new tokens generated (up to and including the stop token) and
+    #: seconds spent inside :meth:`generate`.
+    generated_tokens: int = 0
+    generate_seconds: float = 0.0
 
     @property
     @abc.abstractmethod
@@ -71,6 +85,18 @@ class GenerationBackend(abc.ABC):
             KeyError: ``adapter`` is not loaded.
         """
 
+    def settings(self) -> dict[str, object]:
+        """Every engine setting that can change a generated token (part of the synthesis resume manifest).
+
+        The default gives the engine name, the compute dtype and the batch size (padding and batch composition
+        can flip greedy near-ties); backends add their own (merged LoRA, engine version).
+        """
+        return {
+            "name": self.name,
+            "dtype": str(getattr(self, "dtype", "")).removeprefix("torch."),
+            "batch_size": getattr(self, "batch_size", None),
+        }
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources."""
 
@@ -86,48 +112,31 @@ def make_backend(
     base_model_dir: str | Path,
     *,
     adapters: Mapping[str, str | Path] | None = None,
-    dtype: str = "auto",
+    dtype: str = "float32",
     batch_size: int = 16,
-    merge_lora: bool = False,
-    tensor_parallel_size: int = 1,
+    **options: object,
 ) -> GenerationBackend:
-    """Create the backend called ``name``: ``"transformers"`` or ``"vllm"``.
+    """Create the backend called ``name`` (a module of :data:`bootembed.generation.BACKENDS`).
 
     Args:
-        name: engine name (``synthesize.backend``).
+        name: backend name (``synthesize.backend``).
         base_model_dir: transformers folder of the base causal LM.
         adapters: adapter name -> peft LoRA folder.
-        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"``.
-        batch_size: prompts per batch (transformers) / concurrent sequences (vLLM ``max_num_seqs``).
-        merge_lora: transformers only: merge each adapter into its own copy of the base weights.
-        tensor_parallel_size: vLLM only: GPUs one engine is split over.
+        dtype: ``"float32"`` or ``"bfloat16"`` (resolve ``auto`` with :func:`bootembed.hardware.resolve_dtype`
+            first; ``"auto"`` here resolves without a measurement, i.e. float32 unless bf16 is native and set).
+        batch_size: prompts per batch / concurrent sequences.
+        options: backend-specific settings (``merge_lora``, ``tensor_parallel_size``); a setting the backend
+            does not take must have its neutral value (``tensor_parallel_size=1``, ``merge_lora`` anything).
 
     Raises:
-        ValueError: unknown backend name, or ``tensor_parallel_size > 1`` with the transformers backend.
+        ValueError: unknown backend name, or an option the backend cannot honour.
     """
-    if name == "transformers" and tensor_parallel_size != 1:
-        raise ValueError(
-            "synthesize.tensor_parallel_size: the transformers backend runs on one device; "
-            f"expected 1, got {tensor_parallel_size} (use backend 'vllm')"
-        )
-    if name == "transformers":
-        from bootembed.generation.transformers_backend import TransformersBackend
-
-        return TransformersBackend(
-            base_model_dir,
-            adapters=adapters,
-            dtype=dtype,
-            batch_size=batch_size,
-            merge_lora=merge_lora,
-        )
-    if name == "vllm":
-        from bootembed.generation.vllm_backend import VLLMBackend
-
-        return VLLMBackend(
-            base_model_dir,
-            adapters=adapters,
-            dtype=dtype,
-            batch_size=batch_size,
-            tensor_parallel_size=tensor_parallel_size,
-        )
-    raise ValueError(f"synthesize.backend: expected 'transformers' or 'vllm', got {name!r}")
+    cls = BACKENDS.get(name)
+    accepted = {key: value for key, value in options.items() if key in cls.options}
+    for key, value in options.items():
+        if key not in cls.options and value not in cls.neutral_options.get(key, (value,)):
+            raise ValueError(
+                f"synthesize.{key}: the {name} backend does not support {key}={value!r} "
+                f"(its options: {list(cls.options) or 'none'})"
+            )
+    return cls(base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size, **accepted)

@@ -13,32 +13,21 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from bootembed.generation.base import GenerationBackend, SamplingConfig
+from bootembed.hardware import resolve_dtype as resolve_hw_dtype
 
-__all__ = ["TransformersBackend", "resolve_dtype"]
+__all__ = ["BACKEND", "TransformersBackend", "resolve_dtype"]
 
 logger = logging.getLogger(__name__)
 
 
 def resolve_dtype(dtype: str) -> torch.dtype:
-    """Map ``"auto" | "float32" | "bfloat16"`` to a torch dtype.
+    """``"float32"`` / ``"bfloat16"`` -> torch dtype; ``"auto"`` -> :func:`bootembed.hardware.resolve_dtype` of the
+    synthesis step without a measurement (float32 unless the params say otherwise).
 
-    ``"auto"`` picks bfloat16 on a CUDA device with bf16 support or on a CPU with native bf16 instructions
-    (AVX512-BF16 / AMX), else float32 (bf16 emulated on AVX2 is slower than float32).
+    Raises:
+        ValueError: another value.
     """
-    if dtype == "float32":
-        return torch.float32
-    if dtype == "bfloat16":
-        return torch.bfloat16
-    if dtype != "auto":
-        raise ValueError(f"dtype: expected 'auto', 'float32' or 'bfloat16', got {dtype!r}")
-    if torch.cuda.is_available():
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    capability = torch.backends.cpu.get_cpu_capability()
-    return (
-        torch.bfloat16
-        if capability in ("AVX512_BF16", "AMX") or "AMX" in capability
-        else torch.float32
-    )
+    return resolve_hw_dtype("synthesis", dtype, field_name="synthesize.dtype").torch_dtype
 
 
 def _count_generated(new_tokens: torch.Tensor, stop_ids: torch.Tensor) -> int:
@@ -64,19 +53,20 @@ class TransformersBackend(GenerationBackend):
     Args:
         base_model_dir: transformers folder of the base causal LM.
         adapters: adapter name -> peft adapter folder.
-        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see :func:`resolve_dtype`).
+        dtype: ``"float32"`` or ``"bfloat16"`` (``"auto"``: see :func:`resolve_dtype`).
         batch_size: prompts per ``generate`` call.
         merge_lora: merge adapters into copies of the base weights (see above).
     """
 
     name = "transformers"
+    options = ("merge_lora",)
 
     def __init__(
         self,
         base_model_dir: str | Path,
         *,
         adapters: Mapping[str, str | Path] | None = None,
-        dtype: str = "auto",
+        dtype: str = "float32",
         batch_size: int = 16,
         merge_lora: bool = False,
     ) -> None:
@@ -134,6 +124,17 @@ class TransformersBackend(GenerationBackend):
     @property
     def adapters(self) -> tuple[str, ...]:
         return self._adapters
+
+    def settings(self) -> dict[str, object]:
+        import transformers
+
+        return {
+            **super().settings(),
+            "merge_lora": bool(self._merged),
+            "device": str(self.device),
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+        }
 
     @contextlib.contextmanager
     def _use_adapter(self, adapter: str | None) -> Iterator[torch.nn.Module]:
@@ -199,3 +200,7 @@ class TransformersBackend(GenerationBackend):
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
         self._merged = {}
+
+
+#: The registry entry (:data:`bootembed.generation.BACKENDS`).
+BACKEND = TransformersBackend

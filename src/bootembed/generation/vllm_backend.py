@@ -34,8 +34,9 @@ from tqdm.auto import tqdm
 
 from bootembed.generation import vllm_worker
 from bootembed.generation.base import GenerationBackend, SamplingConfig
+from bootembed.hardware import resolve_dtype
 
-__all__ = ["VLLMBackend", "vllm_importable"]
+__all__ = ["BACKEND", "VLLMBackend", "vllm_importable"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +137,9 @@ class VLLMBackend(GenerationBackend):
             stage; vLLM has no GGUF loader for Gemma-3).
         adapters: adapter name -> peft LoRA folder (ranks up to 512; vLLM supports Gemma-3 LoRA on the
             attention and MLP projections).
-        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"``; ``"auto"`` resolves like the transformers backend
-            (:func:`bootembed.generation.transformers_backend.resolve_dtype`), so both backends compute in the
-            same precision.
+        dtype: ``"float32"`` or ``"bfloat16"``; ``"auto"`` resolves with :func:`bootembed.hardware.resolve_dtype`
+            like every other backend (the synthesis stage resolves it before, with a side-by-side measurement
+            where bf16 is native).
         batch_size: sequences the engine decodes concurrently (vLLM ``max_num_seqs``).
         max_model_len: tokens per sequence (prompt + continuation) the KV cache is sized for.
         enforce_eager: skip ``torch.compile`` / graph capture (much faster engine start on CPU).
@@ -166,6 +167,7 @@ class VLLMBackend(GenerationBackend):
     """
 
     name = "vllm"
+    options = ("tensor_parallel_size",)
 
     def __init__(
         self,
@@ -240,19 +242,19 @@ class VLLMBackend(GenerationBackend):
 
     @staticmethod
     def _resolve_dtype(dtype: str) -> str:
-        if dtype not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"dtype: expected 'auto', 'float32' or 'bfloat16', got {dtype!r}")
-        if dtype != "auto":
-            return dtype
-        import torch
-
-        from bootembed.generation.transformers_backend import resolve_dtype
-
-        return "bfloat16" if resolve_dtype("auto") == torch.bfloat16 else "float32"
+        return resolve_dtype("synthesis", dtype, field_name="synthesize.dtype").dtype
 
     @property
     def adapters(self) -> tuple[str, ...]:
         return self._adapters
+
+    def settings(self) -> dict[str, object]:
+        return {
+            **super().settings(),
+            "vllm": self.vllm_version,
+            "tensor_parallel_size": self.engine_kwargs["tensor_parallel_size"],
+            "max_model_len": self.engine_kwargs["max_model_len"],
+        }
 
     def generate(
         self, prompts: Sequence[str], *, adapter: str | None, sampling: SamplingConfig
@@ -305,6 +307,10 @@ class VLLMBackend(GenerationBackend):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+#: The registry entry (:data:`bootembed.generation.BACKENDS`).
+BACKEND = VLLMBackend
 
 
 def _worker_env() -> dict[str, str]:

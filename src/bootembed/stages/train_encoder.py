@@ -1,0 +1,72 @@
+"""The ``train_encoder`` stage: fine-tune the base encoder on one strategy's triplets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from bootembed.encoder_training import measure_dtypes, train_encoder
+from bootembed.evaluation.quick import quick_score
+from bootembed.io import write_json
+from bootembed.provenance import record
+from bootembed.stages.common import data_sources, stage_dtype, stage_language
+
+__all__ = ["run"]
+
+#: The ``train_encoder`` params fields passed to :func:`bootembed.encoder_training.train_encoder` as they are.
+_TRAINING_OPTIONS = (
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "learning_rate",
+    "warmup_ratio",
+    "scale",
+    "max_seq_length",
+    "save_steps",
+)
+#: Options of the real run only: the side-by-side dtype measurement trains its own few steps and never saves.
+_RUN_ONLY = ("max_steps", "save_steps")
+
+
+def run(
+    params: Any,
+    *,
+    params_path: Path,
+    language: str,
+    base: Path,
+    triplets: Path,
+    out: Path,
+    metrics_path: Path,
+) -> dict[str, Any]:
+    """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``."""
+    language = stage_language(params, language, params_path)
+    p = params.train_encoder
+    frame = pl.read_parquet(triplets)
+    options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
+    options["prompt"] = params.models.encoder.prompt or None
+    sources = data_sources(params, params_path)
+    decision = stage_dtype(
+        params,
+        "encoder_training",
+        lambda: measure_dtypes(
+            base,
+            frame,
+            lambda model: quick_score(model, sources, language)[1],
+            seed=params.seed,
+            **{k: v for k, v in options.items() if k not in _RUN_ONLY},
+        ),
+    )
+    result = train_encoder(base, frame, out, seed=params.seed, dtype=decision, **options)
+    metrics = {
+        "steps": result.steps,
+        "train_loss": round(result.train_loss, 4),
+        "triplets": result.num_triplets,
+        "loss_curve": result.losses,
+        "resumed_from": result.resumed_from,
+        "seconds": round(result.seconds, 1),
+        **record(seed=params.seed, dtypes=[decision]),
+    }
+    write_json(metrics_path, metrics)
+    return metrics

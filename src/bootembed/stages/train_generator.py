@@ -1,0 +1,122 @@
+"""The generator-training stages: LoRA SFT of positive / negative generators and of language adapters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from bootembed.generator_training import LoraTrainingResult, measure_dtypes, train_lora_adapter
+from bootembed.hardware import DtypeDecision
+from bootembed.io import read_jsonl, write_json
+from bootembed.prompts import POLARITIES
+from bootembed.provenance import record
+from bootembed.stages.common import stage_dtype
+
+__all__ = ["dtype_decision", "run_generators", "run_language_adapter"]
+
+logger = logging.getLogger(__name__)
+
+
+def _lora_settings(p: Any) -> dict[str, Any]:
+    """The LoRA and trainer settings of ``train_generator`` that the dtype measurement and the training share."""
+    return {
+        "rank": p.rank,
+        "alpha": p.alpha,
+        "target_modules": p.target_modules
+        if isinstance(p.target_modules, str)
+        else list(p.target_modules),
+        "learning_rate": p.learning_rate,
+        "batch_size": p.batch_size,
+        "max_length": p.max_length,
+    }
+
+
+def dtype_decision(params: Any, base: Path, examples: list[dict[str, str]]) -> DtypeDecision:
+    """The ``generator_training`` dtype of ``params``; where bf16 is native, measured on ``examples`` first."""
+    return stage_dtype(
+        params,
+        "generator_training",
+        lambda: measure_dtypes(
+            base, examples, seed=params.seed, **_lora_settings(params.train_generator)
+        ),
+    )
+
+
+def _train(
+    params: Any, base: Path, examples: list, out: Path, *, lm: bool, dtype: DtypeDecision
+) -> LoraTrainingResult:
+    p = params.train_generator
+    return train_lora_adapter(
+        base,
+        examples,
+        out,
+        dropout=p.dropout,
+        max_steps=p.lm_max_steps if lm else p.max_steps,
+        grad_accum=p.grad_accum,
+        seed=params.seed,
+        dtype=dtype,
+        save_steps=p.save_steps,
+        **_lora_settings(p),
+    )
+
+
+def _summary(result: LoraTrainingResult) -> dict[str, Any]:
+    return {
+        "steps": result.steps,
+        "train_loss": round(result.train_loss, 4),
+        "first_loss": round(result.losses[0], 4) if result.losses else None,
+        "last_loss": round(result.losses[-1], 4) if result.losses else None,
+        "loss_curve": result.loss_curve,
+        "examples": result.num_examples,
+        "resumed_from": result.resumed_from,
+        "seconds": round(result.seconds, 1),
+    }
+
+
+def run_generators(
+    params: Any,
+    *,
+    params_path: Path,
+    base: Path,
+    sft_dirs: tuple[Path, ...],
+    prefix: str,
+    out_dir: Path,
+    metrics_path: Path,
+) -> dict[str, Any]:
+    """Train a positive and a negative LoRA generator on the union of ``<dir>/<prefix><polarity>.jsonl``.
+
+    Used for the XL-LoRA generators (Sec. 3.3) and the English task adapters (Sec. 3.2).
+    """
+    examples = {
+        polarity: [
+            row
+            for folder in sft_dirs
+            for row in read_jsonl(
+                folder / f"{prefix}{polarity}.jsonl", required=("prompt", "completion")
+            )
+        ]
+        for polarity in POLARITIES
+    }
+    decision = dtype_decision(params, base, examples[POLARITIES[0]])
+    metrics: dict[str, Any] = record(seed=params.seed, dtypes=[decision])
+    for polarity in POLARITIES:
+        metrics[polarity] = _summary(
+            _train(params, base, examples[polarity], out_dir / polarity, lm=False, dtype=decision)
+        )
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+def run_language_adapter(
+    params: Any, *, params_path: Path, base: Path, text_path: Path, out: Path, metrics_path: Path
+) -> dict[str, Any]:
+    """Train a language LoRA (causal LM on one language's text) for adapter composition (Sec. 3.2)."""
+    examples = read_jsonl(text_path, required=("prompt", "completion"))
+    decision = dtype_decision(params, base, examples)
+    metrics = {
+        **record(seed=params.seed, dtypes=[decision]),
+        **_summary(_train(params, base, examples, out, lm=True, dtype=decision)),
+    }
+    write_json(metrics_path, metrics)
+    return metrics

@@ -1,0 +1,46 @@
+"""``dvc.yaml`` lists every module each stage runs, and is exactly what the registries render."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bootembed.pipeline import missing_code_deps, render_dvc_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    return render_dvc_yaml()
+
+
+def test_dvc_yaml_is_rendered_from_the_registries(rendered: str):
+    assert (REPO / "dvc.yaml").read_text(encoding="utf-8") == rendered, (
+        "dvc.yaml is out of date: run `bootembed dvc-yaml`"
+    )
+    # one synthesize matrix stage over strategy x language, not a copy per strategy
+    assert rendered.count("\n  synthesize:") == 1
+    assert "strategy: [icl, composition, xllora]" in rendered
+
+
+def test_every_imported_module_is_a_dependency():
+    assert missing_code_deps(REPO / "dvc.yaml") == {}
+
+
+def test_a_removed_dependency_is_caught(tmp_path: Path):
+    text = (REPO / "dvc.yaml").read_text(encoding="utf-8")
+    stage = text.index("\n  filter:")
+    dep = "      - src/bootembed/filtering.py\n"
+    at = text.index(dep, stage)
+    (tmp_path / "dvc.yaml").write_text(text[:at] + text[at + len(dep) :], encoding="utf-8")
+    assert missing_code_deps(tmp_path / "dvc.yaml") == {"filter": ["src/bootembed/filtering.py"]}
+
+
+def test_stages_read_the_mirror_files_they_use():
+    text = (REPO / "dvc.yaml").read_text(encoding="utf-8")
+    evaluate = text[text.index("\n  evaluate:") :]
+    for path in ("flores200/devtest/${item.language}.devtest", "semrel2024", "tatoeba"):
+        assert re.search(r"- \$\{data\.root\}/" + re.escape(path), evaluate), path
