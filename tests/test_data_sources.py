@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from bootembed.data import (
     tatoeba_code,
     validate_flores_code,
 )
+from bootembed.data import sources as sources_module
 from bootembed.data.sources import FLORES_URL, MODES, default_fetch
 
 SIB_HEADER = "index_id\tcategory\ttext\n"
@@ -368,7 +371,7 @@ def test_official_urls() -> None:
         "/data/annotated/hau_Latn/dev.tsv"
     )
     assert official_url("semrel2024/hau/test.csv").endswith(
-        "/Semantic_Relatedness_SemEval2024/main/Track%20A/hau/hau_test_with_labels.csv"
+        f"/Semantic_Relatedness_SemEval2024/{sources_module.SEMREL_COMMIT}/Track%20A/hau/hau_test_with_labels.csv"
     )
     assert official_url("tatoeba/tatoeba.afr-eng.eng").endswith(
         "/data/tatoeba/v1/tatoeba.afr-eng.eng"
@@ -399,8 +402,12 @@ def test_download_mode_fetches_once_into_cache(tmp_path: Path) -> None:
     assert not list((tmp_path / "cache").rglob("*.part"))
 
 
-def test_download_mode_flores_tarball(tmp_path: Path) -> None:
-    fetch = FakeFetcher({FLORES_URL: _flores_tarball()})
+def test_download_mode_flores_tarball(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tarball = _flores_tarball()
+    monkeypatch.setitem(
+        sources_module.KNOWN_SHA256, FLORES_URL, hashlib.sha256(tarball).hexdigest()
+    )
+    fetch = FakeFetcher({FLORES_URL: tarball})
     src = DataSources(DataSourceConfig(mode="download", root=str(tmp_path / "c")), fetch=fetch)
     assert len(load_flores(src, "hau_Latn", "dev")) == 997
     assert len(load_flores(src, "hau_Latn", "devtest")) == 1012
@@ -409,6 +416,29 @@ def test_download_mode_flores_tarball(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.dev").exists() and not (tmp_path / "c" / "evil.dev").exists()
     with pytest.raises(DataError, match="yor_Latn.dev"):
         load_flores(src, "yor_Latn", "dev")
+
+
+def test_download_with_wrong_checksum_is_deleted_and_named(tmp_path: Path) -> None:
+    """A FLORES tarball whose sha256 differs from the pinned one is removed, and the error says so."""
+    fetch = FakeFetcher({FLORES_URL: _flores_tarball()})
+    src = DataSources(DataSourceConfig(mode="download", root=str(tmp_path / "c")), fetch=fetch)
+    with pytest.raises(DataError, match=r"flores200_dataset\.tar\.gz: expected sha256 b8b0b767"):
+        load_flores(src, "hau_Latn", "dev")
+    assert not (tmp_path / "c" / sources_module.FLORES_ARCHIVE).exists()
+    assert not (tmp_path / "c" / "flores200").exists()
+
+
+def test_every_github_download_is_pinned_to_a_commit() -> None:
+    """No official URL follows a moving branch: each names a 40-hex commit (or is the checksummed tarball)."""
+    rels = [
+        f"semrel2024/{code}/{split}.csv" for code, split in sources_module.SEMREL_OFFICIAL_PATHS
+    ]
+    rels += ["sib200/annotated/hau_Latn/dev.tsv", "tatoeba/tatoeba.afr-eng.afr", "sick/SICK.txt"]
+    rels += [f"xllora/{name}" for name in sources_module.XLLORA_FILES]
+    for rel in rels:
+        url = official_url(rel)
+        assert re.search(r"/[0-9a-f]{40}/", url), url
+    assert official_url("flores200/dev/hau_Latn.dev") in sources_module.KNOWN_SHA256
 
 
 def test_default_fetch_file_url(tmp_path: Path) -> None:

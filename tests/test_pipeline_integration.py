@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 
 def _run(cmd: list[str], cwd: Path) -> str:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    # The OpenVINO backend's export venv and export cache are shared with this checkout (built once, reused).
+    env.setdefault("BOOTEMBED_OPENVINO_VENV", str(REPO / ".venv-openvino"))
+    env.setdefault("BOOTEMBED_OPENVINO_CACHE", str(REPO / ".openvino-cache"))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -109,7 +109,12 @@ def repo(tmp_path_factory: pytest.TempPathFactory, tiny_causal_lm: Path) -> Path
     )
     raw = default_params_dict(
         languages=["hau_Latn"],
-        synthesize={"batch_size": 4, "chunk_size": 4, "max_new_tokens": 24},
+        synthesize={
+            "backend": "transformers",
+            "batch_size": 4,
+            "chunk_size": 4,
+            "max_new_tokens": 24,
+        },
         train_generator={
             "max_steps": MAX_STEPS,
             "save_steps": SAVE_STEPS,
@@ -274,7 +279,9 @@ def test_kill_training_at_random_points(repo: Path, kind: str):
         name = "adapter_model.safetensors" if kind == "train_generator" else "model.safetensors"
         files = sorted(out.rglob(name))
         return {
-            f"{f.relative_to(out).parent}/{k}": v for f in files for k, v in load_file(str(f)).items()
+            f"{f.relative_to(out).parent}/{k}": v
+            for f in files
+            for k, v in load_file(str(f)).items()
         }
 
     tmp_before = set(Path("/tmp").glob("bootembed-*"))

@@ -775,7 +775,8 @@ def profile_vllm(
 
         def label(proc: psutil.Process) -> str:
             try:
-                return f"{proc.name()} ({' '.join(proc.cmdline())[:60]})"
+                cmd = " ".join(proc.cmdline()).replace(str(Path.cwd().resolve()) + "/", "")
+                return f"{proc.name()} ({cmd[:60]})"  # no machine-absolute paths in committed JSON
             except psutil.NoSuchProcess:
                 return str(proc.pid)
 

@@ -348,14 +348,19 @@ def dvc_yaml(out: Path, check: bool) -> None:
     click.echo(f"wrote {out}")
 
 
+def _venv_path(default: str, what: str, variable: str) -> Any:
+    """``--path`` of an ``*-env`` command: the ``what`` venv folder, which ``variable`` sets for synthesis."""
+    return click.option(
+        "--path",
+        default=default,
+        show_default=True,
+        type=Path,
+        help=f"Where the {what} venv lives ({variable} also sets it for synthesis).",
+    )
+
+
 @main.command("vllm-env")
-@click.option(
-    "--path",
-    default=".venv-vllm",
-    show_default=True,
-    type=Path,
-    help="Where the vLLM venv lives (BOOTEMBED_VLLM_VENV also sets it for synthesis).",
-)
+@_venv_path(".venv-vllm", "vLLM", "BOOTEMBED_VLLM_VENV")
 def vllm_env_command(path: Path) -> None:
     """Build the CPU vLLM venv now (synthesis builds it on first use otherwise); idempotent."""
     from bootembed.generation.vllm_backend import vllm_importable
@@ -368,13 +373,7 @@ def vllm_env_command(path: Path) -> None:
 
 
 @main.command("openvino-env")
-@click.option(
-    "--path",
-    default=".venv-openvino",
-    show_default=True,
-    type=Path,
-    help="Where the export venv lives (BOOTEMBED_OPENVINO_VENV also sets it for synthesis).",
-)
+@_venv_path(".venv-openvino", "export", "BOOTEMBED_OPENVINO_VENV")
 @click.option(
     "--export",
     "export_dir",

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bootembed.io import atomic_dir, write_json
+from bootembed.provenance import canonical_model_files
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ def compose_adapters(
         for item in saved.iterdir():
             item.replace(tmp / item.name)
         shutil.rmtree(scratch)
+        canonical_model_files(tmp)
         write_json(
             tmp / "composition.json",
             {

@@ -24,7 +24,7 @@ import polars as pl
 from bootembed import training
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
-from bootembed.provenance import package_versions, settings_digest
+from bootembed.provenance import canonical_model_files, package_versions, settings_digest
 
 logger = logging.getLogger(__name__)
 
@@ -318,6 +318,7 @@ def train_encoder(
     )
     with atomic_dir(output_dir) as model_tmp:
         model.save(str(model_tmp))
+        canonical_model_files(model_tmp)
         write_json(
             model_tmp / TRAINING_LOG_NAME,
             {

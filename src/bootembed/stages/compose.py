@@ -6,32 +6,27 @@ from pathlib import Path
 from typing import Any
 
 from bootembed.composition import compose_adapters
-from bootembed.io import write_json
 from bootembed.prompts import POLARITIES
 from bootembed.provenance import record
-from bootembed.stages.common import stage_language
+from bootembed.stages.common import LanguageRequest, language_stage
 from bootembed.strategies.composition import composition_weights
 
 __all__ = ["run"]
 
 
-def run(
-    params: Any,
+def _compose(
+    request: LanguageRequest,
     *,
-    params_path: Path,
-    language: str,
     base: Path,
     task_adapters: Path,
     language_adapter: Path,
     reference_adapter: Path,
     out_dir: Path,
-    metrics_path: Path,
 ) -> dict[str, Any]:
     """One composed LoRA per polarity in ``out_dir/<polarity>`` (peft ``add_weighted_adapter``)."""
-    language = stage_language(params, language, params_path)
-    section = params.composition
+    section = request.params.composition
     metrics: dict[str, Any] = {
-        "language": language,
+        "language": request.language,
         "combination_type": section.combination_type,
         **record(),
     }
@@ -43,5 +38,7 @@ def run(
             base, adapters, weights, out_dir / polarity, combination_type=section.combination_type
         )
         metrics[polarity] = {"weights": result.weights, "rank": result.rank}
-    write_json(metrics_path, metrics)
     return metrics
+
+
+run = language_stage(_compose)

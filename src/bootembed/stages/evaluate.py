@@ -7,31 +7,24 @@ from pathlib import Path
 from typing import Any
 
 from bootembed.evaluation.runner import evaluate_encoder
-from bootembed.io import atomic_dir, write_json
+from bootembed.io import atomic_dir
 from bootembed.provenance import record
-from bootembed.stages.common import data_sources, stage_language
+from bootembed.stages.common import LanguageRequest, data_sources, language_stage
 from bootembed.stages.encoding import encoding_dtype
 
 __all__ = ["run"]
 
 
-def run(
-    params: Any,
-    *,
-    params_path: Path,
-    language: str,
-    model_dir: Path,
-    name: str,
-    results_dir: Path,
-    metrics_path: Path,
+def _evaluate(
+    request: LanguageRequest, *, model_dir: Path, name: str, results_dir: Path
 ) -> dict[str, Any]:
     """Evaluate ``model_dir`` on ``evaluate.tasks``; mteb's result files go to ``results_dir`` (atomically).
 
     A task for which the language has no data is listed under ``skipped`` with its reason; a language with data
     for none of the tasks is an error, never an empty success.
     """
-    language = stage_language(params, language, params_path)
-    sources = data_sources(params, params_path)
+    params, language = request.params, request.language
+    sources = data_sources(params, request.params_path)
     e = params.evaluate
     start = time.perf_counter()
     decision = encoding_dtype(params, model_dir, sources, language)
@@ -47,7 +40,7 @@ def run(
             seed=params.seed,
             dtype=decision.dtype,
         )
-    metrics = {
+    return {
         "language": language,
         "model": name,
         "limit": e.limit,
@@ -57,5 +50,6 @@ def run(
         "seconds": round(time.perf_counter() - start, 1),
         **record(seed=params.seed, dtypes=[decision]),
     }
-    write_json(metrics_path, metrics)
-    return metrics
+
+
+run = language_stage(_evaluate)

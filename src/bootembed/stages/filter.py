@@ -10,29 +10,21 @@ import polars as pl
 from bootembed.data.sources import DataError
 from bootembed.diagnostics import LANGID_MODEL, triplet_diagnostics
 from bootembed.filtering import filter_triplets
-from bootembed.io import write_json, write_parquet
+from bootembed.io import write_parquet
 from bootembed.provenance import record
-from bootembed.stages.common import stage_language
+from bootembed.stages.common import LanguageRequest, language_stage
 from bootembed.strategies import STRATEGIES
 
 __all__ = ["run"]
 
 
-def run(
-    params: Any,
-    *,
-    params_path: Path,
-    language: str,
-    triplets: Path,
-    out: Path,
-    metrics_path: Path,
-) -> dict[str, Any]:
+def _filter(request: LanguageRequest, *, triplets: Path, out: Path) -> dict[str, Any]:
     """Filter ``triplets`` into ``out``; diagnostics of the unfiltered triplets go to ``metrics_path``.
 
     Raises:
         DataError: the file has no ``strategy`` column, holds several strategies, or too few rows survive.
     """
-    language = stage_language(params, language, params_path)
+    language = request.language
     frame = pl.read_parquet(triplets)
     if "strategy" not in frame.columns:
         raise DataError(triplets, "synthetic triplets with a 'strategy' column", field="strategy")
@@ -42,14 +34,14 @@ def run(
     strategy = STRATEGIES.get(strategies[0])
     target = strategy.output_language(language)
     diagnostics = triplet_diagnostics(frame, positive_language=target, negative_language=target)
-    kept, counts = filter_triplets(frame, params.filter)
+    kept, counts = filter_triplets(frame, request.params.filter)
     if kept.height < 2:
         raise DataError(
             triplets,
             f">= 2 triplets surviving the filter to train on, got {kept.height} ({counts})",
         )
     write_parquet(out, kept)
-    metrics = {
+    return {
         "strategy": strategy.name,
         "language": language,
         "langid_model": LANGID_MODEL,
@@ -57,5 +49,6 @@ def run(
         "diagnostics": diagnostics,
         **record(),
     }
-    write_json(metrics_path, metrics)
-    return metrics
+
+
+run = language_stage(_filter)

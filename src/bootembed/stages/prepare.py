@@ -19,23 +19,21 @@ from bootembed.prepare import (
     build_xllora_sft,
 )
 from bootembed.provenance import record
-from bootembed.stages.common import data_sources, stage_language
+from bootembed.stages.common import LanguageRequest, data_sources, language_stage
 
 __all__ = ["run_english", "run_language"]
 
 logger = logging.getLogger(__name__)
 
 
-def run_language(
-    params: Any, *, params_path: Path, language: str, out_dir: Path, metrics_path: Path
-) -> dict[str, Any]:
+def _prepare_language(request: LanguageRequest, *, out_dir: Path) -> dict[str, Any]:
     """Per language: anchors, XL-LoRA reference SFT sets, augmentation pairs and language-adapter text.
 
     Writes ``anchors.parquet``, ``augment_pairs.parquet``, ``sft_{positive,negative}.jsonl`` and
     ``lm_text.jsonl`` into ``out_dir``, and the counts into ``metrics_path``.
     """
-    language = stage_language(params, language, params_path)
-    sources = data_sources(params, params_path)
+    params, language = request.params, request.language
+    sources = data_sources(params, request.params_path)
     p = params.prepare
     start = time.perf_counter()
     guard = ContaminationGuard.for_language(sources, language)
@@ -79,7 +77,7 @@ def run_language(
     for polarity, examples in sft.items():
         write_jsonl(out_dir / f"sft_{polarity}.jsonl", (e.as_dict() for e in examples))
     write_jsonl(out_dir / "lm_text.jsonl", (e.as_dict() for e in lm_text))
-    metrics = {
+    return {
         "language": language,
         "anchors": {**counts, "requested": p.max_anchors},
         "sft_examples": {k: len(v) for k, v in sft.items()},
@@ -88,8 +86,9 @@ def run_language(
         "seconds": round(time.perf_counter() - start, 2),
         **record(seed=params.seed),
     }
-    write_json(metrics_path, metrics)
-    return metrics
+
+
+run_language = language_stage(_prepare_language)
 
 
 def run_english(

@@ -9,9 +9,8 @@ import polars as pl
 
 from bootembed.encoder_training import measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
-from bootembed.io import write_json
 from bootembed.provenance import record
-from bootembed.stages.common import data_sources, stage_dtype, stage_language
+from bootembed.stages.common import LanguageRequest, data_sources, language_stage, stage_dtype
 
 __all__ = ["run"]
 
@@ -30,23 +29,14 @@ _TRAINING_OPTIONS = (
 _RUN_ONLY = ("max_steps", "save_steps")
 
 
-def run(
-    params: Any,
-    *,
-    params_path: Path,
-    language: str,
-    base: Path,
-    triplets: Path,
-    out: Path,
-    metrics_path: Path,
-) -> dict[str, Any]:
+def _train(request: LanguageRequest, *, base: Path, triplets: Path, out: Path) -> dict[str, Any]:
     """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``."""
-    language = stage_language(params, language, params_path)
+    params, language = request.params, request.language
     p = params.train_encoder
     frame = pl.read_parquet(triplets)
     options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
     options["prompt"] = params.models.encoder.prompt or None
-    sources = data_sources(params, params_path)
+    sources = data_sources(params, request.params_path)
     decision = stage_dtype(
         params,
         "encoder_training",
@@ -59,7 +49,7 @@ def run(
         ),
     )
     result = train_encoder(base, frame, out, seed=params.seed, dtype=decision, **options)
-    metrics = {
+    return {
         "steps": result.steps,
         "train_loss": round(result.train_loss, 4),
         "triplets": result.num_triplets,
@@ -68,5 +58,6 @@ def run(
         "seconds": round(result.seconds, 1),
         **record(seed=params.seed, dtypes=[decision]),
     }
-    write_json(metrics_path, metrics)
-    return metrics
+
+
+run = language_stage(_train)
