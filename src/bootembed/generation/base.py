@@ -62,6 +62,39 @@ class GenerationBackend(abc.ABC):
     generated_tokens: int = 0
     generate_seconds: float = 0.0
 
+    def __init__(
+        self,
+        base_model_dir: str | Path,
+        *,
+        adapters: Mapping[str, str | Path] | None = None,
+        dtype: str = "float32",
+        batch_size: int = 16,
+    ) -> None:
+        """The settings every backend takes: the call :func:`make_backend` makes, before a backend's own options.
+
+        Args:
+            base_model_dir: transformers folder of the base causal LM.
+            adapters: adapter name -> peft LoRA folder.
+            dtype: ``"float32"``, ``"bfloat16"`` or ``"auto"``, as the backend documents.
+            batch_size: prompts per batch / concurrent sequences.
+
+        Sets ``base_model_dir`` (a ``Path``), ``adapter_dirs`` (name -> ``Path``, in the given order),
+        ``requested_dtype``, ``batch_size`` and zeroes the counters.
+
+        Raises:
+            ValueError: ``batch_size`` < 1.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        self.base_model_dir = Path(base_model_dir)
+        self.adapter_dirs: dict[str, Path] = {
+            name: Path(path) for name, path in (adapters or {}).items()
+        }
+        self.requested_dtype = dtype
+        self.batch_size = batch_size
+        self.generated_tokens = 0
+        self.generate_seconds = 0.0
+
     @property
     @abc.abstractmethod
     def adapters(self) -> tuple[str, ...]:

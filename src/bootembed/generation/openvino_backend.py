@@ -317,20 +317,15 @@ class OpenVINOBackend(GenerationBackend):
         }
     )
 
-    def __init__(
-        self,
-        base_model_dir: str | Path,
-        *,
-        adapters: Mapping[str, str | Path] | None = None,
-        dtype: str = "float32",
-        batch_size: int = 16,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, base_model_dir: str | Path, **kwargs: Any) -> None:
+        common = {
+            key: kwargs.pop(key) for key in ("adapters", "dtype", "batch_size") if key in kwargs
+        }
         unknown = sorted(set(kwargs) - self._OPTIONS)
         if unknown:
             raise TypeError(f"OpenVINOBackend: unknown options {unknown}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        super().__init__(base_model_dir, **common)
+        adapters, dtype = self.adapter_dirs, self.requested_dtype
         kv_cache_gib = int(kwargs.get("kv_cache_gib", 1))
         if kv_cache_gib < 1:
             raise ValueError(f"kv_cache_gib: expected >= 1, got {kv_cache_gib}")
@@ -350,7 +345,6 @@ class OpenVINOBackend(GenerationBackend):
                 ov.__version__,
                 openvino_env.OPENVINO_VERSION,
             )
-        self.batch_size = batch_size
         self.device = str(kwargs.get("device", "CPU"))
         self.merge_lora = bool(kwargs.get("merge_lora", True))
         self.enable_prefix_caching = bool(kwargs.get("enable_prefix_caching", True))

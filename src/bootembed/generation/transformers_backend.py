@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -62,19 +63,12 @@ class TransformersBackend(GenerationBackend):
     options = ("merge_lora",)
 
     def __init__(
-        self,
-        base_model_dir: str | Path,
-        *,
-        adapters: Mapping[str, str | Path] | None = None,
-        dtype: str = "float32",
-        batch_size: int = 16,
-        merge_lora: bool = False,
+        self, base_model_dir: str | Path, *, merge_lora: bool = False, **common: Any
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
-        self.batch_size = batch_size
+        super().__init__(base_model_dir, **common)  # adapters, dtype, batch_size
+        adapters = self.adapter_dirs
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = resolve_dtype(dtype)
+        self.dtype = resolve_dtype(self.requested_dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir))
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
@@ -101,10 +95,6 @@ class TransformersBackend(GenerationBackend):
             self._adapters = tuple(name for name, _ in items)
         self.model = model.to(self.device).eval()
         self._stop_ids = self._stop_token_ids()
-        #: Counters over this backend's life: new tokens generated (up to and including the stop token, padding
-        #: excluded) and seconds spent inside :meth:`generate`.
-        self.generated_tokens = 0
-        self.generate_seconds = 0.0
         logger.info(
             "transformers backend: %s on %s (%s), adapters=%s",
             base_model_dir,

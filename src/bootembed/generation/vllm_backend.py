@@ -184,8 +184,7 @@ class VLLMBackend(GenerationBackend):
         in_process: bool | None = None,
         venv: str | Path | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+        super().__init__(base_model_dir, adapters=adapters, dtype=dtype, batch_size=batch_size)
         if tensor_parallel_size < 1:
             raise ValueError(f"tensor_parallel_size: expected >= 1, got {tensor_parallel_size}")
         vllm_worker.cpu_threads_bind(cpu_bind)  # validates
@@ -195,7 +194,6 @@ class VLLMBackend(GenerationBackend):
         self._adapters = tuple(adapters or {})
         adapter_dirs = {name: str(Path(path).resolve()) for name, path in (adapters or {}).items()}
         vllm_worker.lora_max_rank(adapter_dirs.values())  # validates the adapter folders early
-        self.batch_size = batch_size
         self.dtype = self._resolve_dtype(dtype)
         self.engine_kwargs: dict[str, Any] = {
             "model": str(base.resolve()),

@@ -273,23 +273,23 @@ class Engine:
 
         start = time.perf_counter()
         self.adapters = dict(adapters or {})
-        lora_kwargs: dict[str, Any] = {}
+        #: The engine arguments of ``vllm.LLM``, as passed.
+        self.engine_args: dict[str, Any] = {
+            "model": str(model),
+            "dtype": dtype,
+            "seed": seed,
+            "max_model_len": max_model_len,
+            "max_num_seqs": max_num_seqs,
+            "enforce_eager": enforce_eager,
+            "tensor_parallel_size": tensor_parallel_size,
+        }
         if self.adapters:
-            lora_kwargs = {
-                "enable_lora": True,
-                "max_loras": len(self.adapters),
-                "max_lora_rank": lora_max_rank(self.adapters.values()),
-            }
-        self.llm = LLM(
-            model=str(model),
-            dtype=dtype,
-            seed=seed,
-            max_model_len=max_model_len,
-            max_num_seqs=max_num_seqs,
-            enforce_eager=enforce_eager,
-            tensor_parallel_size=tensor_parallel_size,
-            **lora_kwargs,
-        )
+            self.engine_args.update(
+                enable_lora=True,
+                max_loras=len(self.adapters),
+                max_lora_rank=lora_max_rank(self.adapters.values()),
+            )
+        self.llm = LLM(**self.engine_args)
         self._lora_requests = {
             name: LoRARequest(name, index + 1, str(Path(path).resolve()))
             for index, (name, path) in enumerate(self.adapters.items())
