@@ -398,7 +398,7 @@ def _vllm_venv() -> Path | None:
 
 def _lora_adapters(base_dir: Path, out: Path) -> dict[str, Path]:
     """The pipeline's XL-LoRA adapters if present, else two random (non-identity) rank-8 all-linear LoRAs."""
-    trained = REPO / "models" / "adapters" / "xllora" / "hau_Latn"
+    trained = REPO / "models" / "generators" / "xllora" / "hau_Latn"
     env_dir = os.environ.get("BOOTEMBED_GENERATOR_ADAPTER_DIR")
     if env_dir:
         trained = Path(env_dir)
