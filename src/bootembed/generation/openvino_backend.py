@@ -403,10 +403,6 @@ class OpenVINOBackend(GenerationBackend):
         self._adapter_configs: dict[str | None, Any] = {}
         #: Seconds spent building pipelines (compilation, adapter fusion), per pipeline key.
         self.load_seconds: dict[str | None, float] = {}
-        #: Counters over this backend's life: new tokens generated (up to and including the stop token) and seconds
-        #: spent inside :meth:`generate`.
-        self.generated_tokens = 0
-        self.generate_seconds = 0.0
         self._next_request_id = 0
         self._closed = False
         if self._adapter_specs and self.merge_lora:
