@@ -26,12 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_repository_params_load():
     params = load_params(REPO / "params.yaml")
-    assert params.languages == ("hau_Latn", "afr_Latn")
-    assert params.strategies == ("translation", "english", "icl", "composition", "xllora")
+    assert params.languages == ("hau_Latn",)
+    assert params.strategies == ("translation", "icl", "composition", "xllora")
     assert params.composition.reference_weight == -params.composition.language_weight  # AdaMergeX
     assert params.train_generator.learning_rate == pytest.approx(2e-4)
-    assert params.evaluate.limit is None
+    assert params.evaluate.limit == 500
     assert params.xllora.augment_pairs == 80
+    # Sizes that separate the strategies: >= 500 anchors, >= 100 encoder steps, >= 3 seeds, >= 1000 resamples.
+    assert params.prepare.max_anchors >= 500
+    assert params.train_encoder.max_steps >= 100
+    assert len(params.train_encoder.seeds) >= 3
+    assert params.report.bootstrap_resamples >= 1000
 
 
 def test_smoke_override_merges_and_validates():
@@ -78,6 +83,16 @@ _DELETE = object()
             "prepare.max_anchors",
             1e9,
             "params.yaml: prepare.max_anchors: expected an integer, got 1000000000.0",
+        ),
+        (
+            "train_encoder.seeds",
+            [1, 1],
+            "params.yaml: train_encoder.seeds: expected distinct seeds, got [1, 1]",
+        ),
+        (
+            "report.bootstrap_resamples",
+            100,
+            "params.yaml: report.bootstrap_resamples: ",
         ),
         (
             "synthesize.max_new_tokens",

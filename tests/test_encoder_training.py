@@ -344,3 +344,37 @@ def test_too_few_rows_and_bad_args(tiny_encoder_dir: Path, tmp_path: Path) -> No
         "positive",
         "negative",
     ]
+
+
+def test_frozen_embeddings_stay_and_a_short_run_has_no_warmup(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "frozen"
+    train_encoder(
+        tiny_encoder_dir,
+        _make_triplets(8, seed=5),
+        out,
+        max_steps=2,
+        batch_size=4,
+        learning_rate=1e-2,
+        warmup_ratio=0.4,
+        freeze_embeddings=True,
+        logging_steps=1,
+        work_root=tmp_path / "work",
+    )
+    base = SentenceTransformer(str(tiny_encoder_dir), device="cpu")[0].auto_model
+    tuned = SentenceTransformer(str(out), device="cpu")[0].auto_model
+    assert torch.equal(base.get_input_embeddings().weight, tuned.get_input_embeddings().weight)
+    changed = [
+        name
+        for (name, a), (_, b) in zip(base.named_parameters(), tuned.named_parameters(), strict=True)
+        if not torch.equal(a, b)
+    ]
+    assert changed and not any("word_embeddings" in name for name in changed)
+    log = json.loads((out / TRAINING_LOG_NAME).read_text(encoding="utf-8"))
+    hyper = log["hyper_parameters"]
+    assert hyper["freeze_embeddings"] is True
+    assert hyper["warmup_steps"] == 0  # floor(0.4 * 2): the warm-up cannot take the whole run
+    first = log["losses"][0] if "losses" in log else None
+    if first is not None and first.get("learning_rate") is not None:
+        assert first["learning_rate"] > 0  # the first logged step already trains

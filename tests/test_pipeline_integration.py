@@ -124,7 +124,24 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     table = (smoke_repo / "metrics/summary.md").read_text()
     assert all(model in table for model in models)
     assert (smoke_repo / "metrics/plots/semrel_spearman.csv").is_file()
-    assert (smoke_repo / f"results/mteb/{lang}/xllora").is_dir()
+    assert (smoke_repo / f"results/mteb/{lang}/xllora/seed42/items.json").is_file()
+    # Uncertainty and fidelity: every Δ has a paired bootstrap interval, every strategy a fidelity diagnostic.
+    assert summary["seeds"] == [42] and summary["bootstrap"]["resamples"] >= 1000
+    for model in models[1:]:
+        interval = summary["intervals"][lang][model]["semrel_spearman"]
+        assert interval["low"] <= interval["delta"] <= interval["high"], (model, interval)
+        assert interval["n_items"] == 50 and interval["n_resamples"] >= 1000
+        fidelity = summary["fidelity"][lang][model]
+        assert 0.0 <= fidelity["positive_closer_share"] <= 1.0 and fidelity["n"] >= 2
+    assert summary["claims"][lang]["semrel_spearman"]["icl"]["verdict"] in (
+        "holds",
+        "contradicted",
+        "not significant",
+    )
+    assert "### Verdicts (hau_Latn)" in table
+    curves = {p.name for p in (smoke_repo / "metrics/plots/curves").glob("*.csv")}
+    assert "train_generator__task__positive.csv" in curves
+    assert f"train_encoder__{lang}__xllora__seed42.csv" in curves
 
     # Nothing changed: a second repro reruns nothing, and no work folder is left behind.
     out = _run(["dvc", "repro"], smoke_repo)

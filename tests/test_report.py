@@ -171,3 +171,83 @@ def test_write_plot_data(tmp_path: Path) -> None:
     assert pl.read_csv(out / "tatoeba_f1.csv").rows() == [("base", "hau_Latn", 0.7)]
     with pytest.raises(ValueError, match="file name"):
         write_plot_data(build_summary({"x": {"base": {"../evil": 0.1}}}), out)
+
+
+def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> None:
+    """The ``report`` stage on the folder layout of ``dvc.yaml``: one evaluation per training seed."""
+    import numpy as np
+    from conftest import load_default_params
+
+    from bootembed.stages.report import run
+
+    params = load_default_params(
+        languages=["hau_Latn"],
+        strategies=["translation", "xllora"],
+        train_encoder={"seeds": [1, 2, 3]},
+    )
+    rng = np.random.default_rng(0)
+    gold = rng.random(120)
+    lang = "hau_Latn"
+
+    def write(rel: str, shift: float) -> None:
+        cosine = gold * shift + rng.normal(0, 0.3, gold.size)
+        entry = {"statistic": "spearman", "values": [cosine.tolist(), gold.tolist()]}
+        items = tmp_path / "results" / lang / rel / "items.json"
+        items.parent.mkdir(parents=True, exist_ok=True)
+        items.write_text(json.dumps({"language": lang, "items": {"semrel_spearman": entry}}))
+        from bootembed.evaluation.item_metrics import spearman
+
+        score = spearman((cosine, gold), np.arange(gold.size))
+        path = tmp_path / "eval" / lang / f"{rel}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"scores": {"semrel_spearman": score}}))
+
+    write("base", 0.2)
+    for seed in (1, 2, 3):
+        write(f"translation/seed{seed}", 2.0)
+        write(f"xllora/seed{seed}", 0.2)
+    fidelity = tmp_path / "fidelity" / lang / "xllora.json"
+    fidelity.parent.mkdir(parents=True)
+    fidelity.write_text(json.dumps({"fidelity": {"positive_closer_share": 0.55, "n": 100.0}}))
+    curves = tmp_path / "train_generator"
+    curves.mkdir()
+    (curves / "task.json").write_text(
+        json.dumps(
+            {"positive": {"loss_curve": [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]}}
+        )
+    )
+    out = tmp_path / "summary.json"
+    summary = run(
+        params,
+        params_path=tmp_path / "params.yaml",
+        eval_dir=tmp_path / "eval",
+        diagnostics_dirs=(),
+        out=out,
+        markdown=tmp_path / "summary.md",
+        plots_dir=tmp_path / "plots",
+        results_dir=tmp_path / "results",
+        fidelity_dir=tmp_path / "fidelity",
+        curve_dirs=(curves,),
+    )
+    assert json.loads(out.read_text()) == summary
+    assert summary["n_seeds"][lang] == {"base": 1, "translation": 3, "xllora": 3}
+    assert summary["intervals"][lang]["translation"]["semrel_spearman"]["significant"]
+    assert summary["winners"][lang]["semrel_spearman"]["model"] == "translation"
+    assert summary["claims"][lang]["semrel_spearman"]["xllora"]["baseline"] == "translation"
+    assert summary["fidelity"][lang]["xllora"]["positive_closer_share"] == 0.55
+    assert summary["bootstrap"]["resamples"] == params.report.bootstrap_resamples
+    curve = pl.read_csv(tmp_path / "plots/curves/train_generator__task__positive.csv")
+    assert curve.to_dicts() == [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]
+    (tmp_path / "eval" / lang / "xllora/seed2.json").unlink()
+    with pytest.raises(Exception, match=r"xllora/seed2\.json"):
+        run(
+            params,
+            params_path=tmp_path / "params.yaml",
+            eval_dir=tmp_path / "eval",
+            diagnostics_dirs=(),
+            out=out,
+            markdown=tmp_path / "summary.md",
+            plots_dir=tmp_path / "plots",
+            results_dir=tmp_path / "results",
+            fidelity_dir=tmp_path / "fidelity",
+        )

@@ -272,10 +272,28 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             _LANGUAGE,
             click.option("--base", default="models/base/encoder", show_default=True, type=Path),
             _path("--triplets"),
+            click.option(
+                "--seed",
+                "train_seed",
+                type=int,
+                default=None,
+                help="Training seed (one of train_encoder.seeds); default: params.yaml `seed`.",
+            ),
             _path("--out"),
             _METRICS,
         ],
         "Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative).",
+    ),
+    (
+        "fidelity",
+        "fidelity",
+        [
+            _LANGUAGE,
+            click.option("--encoder", default="models/base/encoder", show_default=True, type=Path),
+            _path("--triplets"),
+            _METRICS,
+        ],
+        "Fidelity of one strategy's training triplets with the base encoder (positive closer than negative?).",
     ),
     (
         "evaluate",
@@ -285,6 +303,12 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             _path("--model", "model_dir", help="sentence-transformers folder"),
             click.option(
                 "--name", required=True, help="model name in the report: base or a strategy"
+            ),
+            click.option(
+                "--train-seed",
+                type=int,
+                default=None,
+                help="The encoder's training seed (recorded; the evaluation itself uses params.yaml `seed`).",
             ),
             _path("--results-dir", help="MTEB result files"),
             _METRICS,
@@ -306,6 +330,23 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             _path("--out", required=False, default="metrics/summary.json", show_default=True),
             _path("--markdown", required=False, default="metrics/summary.md", show_default=True),
             _path("--plots-dir", required=False, default="metrics/plots", show_default=True),
+            _path(
+                "--results-dir",
+                required=False,
+                default="results/mteb",
+                show_default=True,
+                help="Per-item evaluation data (<language>/<model>[/seed<N>]/items.json) for the bootstrap.",
+            ),
+            _path(
+                "--fidelity-dir", required=False, default="metrics/fidelity", show_default=True
+            ),
+            _path(
+                "--curves",
+                "curve_dirs",
+                required=False,
+                multiple=True,
+                help="Folders of training metrics JSON with a loss_curve (repeat); plotted as training curves.",
+            ),
         ],
         "Collect every evaluation into metrics/summary.json, a Markdown table and per-task plot data.",
     ),

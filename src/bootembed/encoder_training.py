@@ -131,6 +131,7 @@ def train_encoder(
     dtype: DtypeDecision | str = "float32",
     save_steps: int = 50,
     work_root: str | Path | None = None,
+    freeze_embeddings: bool = False,
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
@@ -162,7 +163,9 @@ def train_encoder(
         batch_size: Triplets per batch (``>= 2``); gives ``2 * batch_size - 1`` negatives per
             anchor.
         learning_rate: Peak AdamW learning rate.
-        warmup_ratio: Fraction of the total steps used for linear warm-up, in ``[0, 1)``.
+        warmup_ratio: Fraction of the total steps used for linear warm-up, in ``[0, 1)``; the warm-up is
+            ``floor(warmup_ratio * total steps)`` steps, so it never takes the whole run (a 1-step run has none and
+            trains at the peak learning rate).
         scale: Inverse temperature applied to cosine similarities (20 = temperature 0.05).
         max_seq_length: Truncation length in tokens (prompt included).
         prompt: Text prepended to every input during training, or ``None`` for no prefix.
@@ -173,6 +176,8 @@ def train_encoder(
             trainer gets ``use_cpu=True``.
         save_steps: Checkpoint every this many steps (resume after a kill).
         work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
+        freeze_embeddings: Keep the token-embedding matrix fixed (``get_input_embeddings()`` of the transformer);
+            the transformer layers and the position embeddings still train.
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -223,6 +228,11 @@ def train_encoder(
         raise ValueError(f"save_steps: must be >= 1, got {save_steps}")
     decision, precision = training.training_dtype(dtype, "encoder_training", "train_encoder.dtype")
 
+    steps_per_epoch = max(1, math.ceil(data.height / batch_size))
+    total_steps = (
+        max_steps if max_steps is not None else max(1, math.ceil(epochs * steps_per_epoch))
+    )
+    warmup_steps = int(warmup_ratio * total_steps)
     hyper_parameters: dict[str, Any] = {
         "loss": "MultipleNegativesRankingLoss",
         "similarity": "cosine",
@@ -232,6 +242,8 @@ def train_encoder(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "warmup_ratio": warmup_ratio,
+        "warmup_steps": warmup_steps,
+        "freeze_embeddings": freeze_embeddings,
         "lr_scheduler": "linear",
         "optimizer": "adamw_torch",
         "max_seq_length": max_seq_length,
@@ -257,6 +269,8 @@ def train_encoder(
     logger.info("Loading base encoder from %s", base_model_dir)
     model = SentenceTransformer(str(base_model_dir))
     model.max_seq_length = max_seq_length
+    if freeze_embeddings:
+        model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
     loss = MultipleNegativesRankingLoss(model, scale=scale)
     train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS})
     logger.info(
@@ -273,7 +287,7 @@ def train_encoder(
         max_steps=max_steps if max_steps is not None else -1,
         per_device_train_batch_size=batch_size,
         learning_rate=learning_rate,
-        warmup_steps=warmup_ratio,  # transformers 5: a float < 1 is a ratio
+        warmup_steps=warmup_steps,
         lr_scheduler_type="linear",
         optim="adamw_torch",
         seed=seed,

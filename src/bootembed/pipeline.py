@@ -43,6 +43,7 @@ _BASE_GEN = "models/base/generator"
 _BASE_ENC = "models/base/encoder"
 _L = "${item.language}"
 _S = "${item.strategy}"
+_N = "${item.seed}"
 
 #: Mirror files ``prepare@<language>`` reads (FLORES-200 dev + devtest, the evaluation sets of the contamination
 #: guard, the XL-LoRA reference pairs).
@@ -71,6 +72,14 @@ _PER_LANGUAGE = {"language": "${languages}"}
 
 def _per_strategy(strategies: object) -> dict[str, object]:
     return {"strategy": strategies, "language": "${languages}"}
+
+
+#: The matrix of a stage per (strategy, language, training seed): one encoder per seed.
+_PER_SEED = {
+    "strategy": "${strategies}",
+    "language": "${languages}",
+    "seed": "${train_encoder.seeds}",
+}
 
 
 def _spec(
@@ -114,14 +123,19 @@ def _evaluate(
     matrix: dict[str, object],
     task_data: Sequence[str],
     comment: str,
+    *,
+    seed: str | None = None,
 ) -> StageSpec:
-    """The ``evaluate`` stage of encoder ``model``, reported as ``label`` (``base`` or the strategy)."""
+    """The ``evaluate`` stage of encoder ``model``, reported as ``label`` (``base`` or the strategy); a fine-tuned
+    encoder's files go under ``<label>/seed<seed>``."""
+    where = f"{label}/seed{seed}" if seed is not None else label
+    train_seed = f" --train-seed {seed}" if seed is not None else ""
     return _spec(
         name,
-        f"evaluate --language {_L} --model {model} --name {label}",
+        f"evaluate --language {_L} --model {model} --name {label}{train_seed}",
         out_flag="--results-dir",
-        out=f"results/mteb/{_L}/{label}",
-        metrics=f"metrics/eval/{_L}/{label}.json",
+        out=f"results/mteb/{_L}/{where}",
+        metrics=f"metrics/eval/{_L}/{where}.json",
         cache=False,
         module="evaluate",
         matrix=matrix,
@@ -218,14 +232,27 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
         ),
         _spec(
             "train_encoder",
-            f"train-encoder --language {_L} --triplets {triplets}",
-            out=f"models/encoders/{_L}/{_S}",
-            metrics=f"metrics/train_encoder/{_L}/{_S}.json",
+            f"train-encoder --language {_L} --triplets {triplets} --seed {_N}",
+            out=f"models/encoders/{_L}/{_S}/seed{_N}",
+            metrics=f"metrics/train_encoder/{_L}/{_S}/seed{_N}.json",
             module="train_encoder",
-            matrix=_per_strategy("${strategies}"),
+            matrix=_PER_SEED,
             deps=(_BASE_ENC, triplets),
             params=("seed", "models.encoder.prompt", "train_encoder"),
-            comment="MultipleNegativesRankingLoss: in-batch negatives plus the hard negative",
+            comment="MultipleNegativesRankingLoss: in-batch negatives plus the hard negative; one encoder per "
+            "training seed",
+        ),
+        StageSpec(
+            name="fidelity",
+            module="fidelity",
+            cmd=f"fidelity --language {_L} --encoder {_BASE_ENC} --triplets {triplets} "
+            f"--metrics metrics/fidelity/{_L}/{_S}.json",
+            matrix=_per_strategy("${strategies}"),
+            deps=(_BASE_ENC, triplets),
+            params=("seed", "evaluate.batch_size", "evaluate.dtype"),
+            metrics=(f"metrics/fidelity/{_L}/{_S}.json",),
+            comment="do the training triplets mean something? cos(anchor, positive) vs hard negative and shuffled "
+            "pairs, with the base encoder",
         ),
         _evaluate(
             "evaluate_base",
@@ -237,22 +264,34 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
         ),
         _evaluate(
             "evaluate",
-            f"models/encoders/{_L}/{_S}",
+            f"models/encoders/{_L}/{_S}/seed{_N}",
             _S,
-            _per_strategy("${strategies}"),
+            _PER_SEED,
             task_data,
-            "each fine-tuned encoder on every evaluation task",
+            "each fine-tuned encoder (every seed) on every evaluation task, with per-item data for the bootstrap",
+            seed=_N,
         ),
         StageSpec(
             name="report",
             module="report",
-            cmd="report --eval-dir metrics/eval --diagnostics metrics/filter --diagnostics metrics/baselines "
-            "--out metrics/summary.json --markdown metrics/summary.md --plots-dir metrics/plots",
-            deps=("metrics/eval", "metrics/filter", "metrics/baselines"),
-            params=("seed", "languages", "strategies"),
+            cmd="report --eval-dir metrics/eval --results-dir results/mteb --fidelity-dir metrics/fidelity "
+            "--diagnostics metrics/filter --diagnostics metrics/baselines --curves metrics/train_generator "
+            "--curves metrics/train_encoder --out metrics/summary.json --markdown metrics/summary.md "
+            "--plots-dir metrics/plots",
+            deps=(
+                "metrics/eval",
+                "results/mteb",
+                "metrics/fidelity",
+                "metrics/filter",
+                "metrics/baselines",
+                "metrics/train_generator",
+                "metrics/train_encoder",
+            ),
+            params=("seed", "languages", "strategies", "train_encoder.seeds", "report"),
             outs=({"metrics/summary.md": {"cache": False}}, {"metrics/plots": {"cache": False}}),
             metrics=("metrics/summary.json",),
-            comment="summary JSON, Markdown table with Δ vs the base encoder, plot data",
+            comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
+            "Markdown tables, plot data and training curves",
         ),
     ]
 
@@ -430,6 +469,13 @@ def render_dvc_yaml() -> str:
             "      y:",
             f"        metrics/plots/{metric}.csv: model",
         ]
+    lines += [
+        "  # training loss per logging step: every generator adapter and every encoder (one plot per file)",
+        "  - metrics/plots/curves:",
+        "      template: linear",
+        "      x: step",
+        "      y: loss",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import polars as pl
 
 from bootembed.evaluation.tasks import metric_order
 from bootembed.io import atomic_file
+from bootembed.statistics import mean_sd
 from bootembed.strategies import STRATEGIES
 
 __all__ = [
@@ -77,20 +78,27 @@ def _pass_through(value: Any) -> Any:
 
 
 def build_summary(
-    evals: Mapping[str, Mapping[str, Mapping[str, float]]],
+    evals: Mapping[str, Mapping[str, Mapping[str, float] | Sequence[Mapping[str, float]]]],
     diagnostics: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     *,
     base_name: str = "base",
+    fidelity: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    comparison: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict:
     """Collect the scores of one run into a JSON-ready summary with deltas and best models.
 
     Args:
         evals: ``evals[language][model][metric] = score`` (e.g. ``evals["hau_Latn"]["xllora"]
-            ["semrel_spearman"] = 0.47``). A metric may be missing for some language or model.
+            ["semrel_spearman"] = 0.47``), or ``evals[language][model] = [scores of seed 1, ...]`` for an encoder
+            trained with several seeds: its score is then the mean over seeds, with the sample sd. A metric may
+            be missing for some language or model.
         diagnostics: Optional ``diagnostics[language][model][key] = value`` (e.g. parse-failure
             rates, dice overlap, code-switching rate of the synthetic triplets); passed through
             with floats rounded.
         base_name: Name of the base (not fine-tuned) encoder in ``evals``.
+        fidelity: Optional ``fidelity[language][model]`` (:func:`bootembed.fidelity.triplet_fidelity`).
+        comparison: Optional ``comparison[language]`` (:func:`bootembed.comparison.compare_language`): intervals
+            of every Δ, the winners and the verdicts on the paper's claims.
 
     Returns:
         A dict with keys
@@ -104,7 +112,12 @@ def build_summary(
         * ``best``: ``{lang: {metric: {"model", "score", "delta_vs_base"}}}``, the highest-scoring
           non-base model (ties: the first in ``models`` order; ``delta_vs_base`` is ``None`` if
           the base lacks the metric);
-        * ``diagnostics``: ``diagnostics`` passed through (``{}`` if not given).
+        * ``diagnostics``: ``diagnostics`` passed through (``{}`` if not given);
+        * ``sd`` and ``n_seeds``: ``{lang: {model: {metric: sd}}}`` over seeds (0.0 for one) and
+          ``{lang: {model: seeds}}``;
+        * ``seed_scores``: ``{lang: {model: {metric: [score per seed]}}}``;
+        * ``fidelity``, ``intervals`` (``comparison[lang]["delta_vs_base"]``), ``winners``, ``claims``: passed
+          through (``{}`` if not given).
 
         All scores and deltas are rounded to 4 decimals (deltas from unrounded scores).
 
@@ -116,18 +129,30 @@ def build_summary(
         raise ValueError("evals: expected at least one language, got none")
     languages = [str(lang) for lang in evals]
     raw: dict[str, dict[str, dict[str, float]]] = {}
+    per_seed: dict[str, dict[str, dict[str, list[float]]]] = {}
     for lang, models in evals.items():
         if base_name not in models:
             raise ValueError(
                 f"evals[{lang!r}]: no scores for the base model {base_name!r} "
                 f"(models: {sorted(models)})"
             )
-        raw[lang] = {
-            model: {
-                metric: _number(score, f"evals[{lang!r}][{model!r}][{metric!r}]")
-                for metric, score in metrics.items()
+        per_seed[lang] = {}
+        for model, runs in models.items():
+            runs = [runs] if isinstance(runs, Mapping) else list(runs)
+            if not runs:
+                raise ValueError(f"evals[{lang!r}][{model!r}]: expected at least one run")
+            keys = list(dict.fromkeys(k for run in runs for k in run))
+            per_seed[lang][model] = {
+                k: [
+                    _number(run[k], f"evals[{lang!r}][{model!r}][{k!r}]")
+                    for run in runs
+                    if k in run
+                ]
+                for k in keys
             }
-            for model, metrics in models.items()
+        raw[lang] = {
+            model: {k: sum(v) / len(v) for k, v in metrics.items()}
+            for model, metrics in per_seed[lang].items()
         }
     models = _ordered(
         (m for per_lang in raw.values() for m in per_lang), MODEL_ORDER, first=base_name
@@ -170,13 +195,37 @@ def build_summary(
                 "score": scores[lang][winner][k],
                 "delta_vs_base": deltas[lang][winner].get(k),
             }
+    sd = {
+        lang: {
+            m: {k: _round(mean_sd(v)["sd"]) for k, v in per_seed[lang][m].items()}
+            for m in scores[lang]
+        }
+        for lang in languages
+    }
+    comparison = comparison or {}
     return {
         "languages": languages,
         "models": models,
         "metrics": metrics,
         "scores": scores,
+        "sd": sd,
+        "n_seeds": {
+            lang: {m: max(len(v) for v in per_seed[lang][m].values()) for m in scores[lang]}
+            for lang in languages
+        },
+        "seed_scores": {
+            lang: {
+                m: {k: [_round(x) for x in v] for k, v in per_seed[lang][m].items()}
+                for m in scores[lang]
+            }
+            for lang in languages
+        },
         "delta_vs_base": deltas,
+        "intervals": {lang: c.get("delta_vs_base", {}) for lang, c in comparison.items()},
         "best": best,
+        "winners": {lang: c.get("winners", {}) for lang, c in comparison.items()},
+        "claims": {lang: c.get("claims", {}) for lang, c in comparison.items()},
+        "fidelity": _pass_through(fidelity or {}),
         "diagnostics": _pass_through(diagnostics or {}),
     }
 
@@ -195,14 +244,56 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def render_markdown(summary: dict) -> str:
-    """Render a :func:`build_summary` dict as Markdown: one score table per language.
+def _interval_text(interval: Mapping[str, Any]) -> str:
+    mark = "*" if interval.get("significant") else ""
+    return f"[{interval['low']:+.{_DIGITS}f}, {interval['high']:+.{_DIGITS}f}]{mark}"
 
-    Each language gets a table with one row per model (base first) and one column per metric;
-    a fine-tuned model's cell reads ``score (Δ)`` with Δ its change against the base encoder
-    (e.g. ``0.4710 (+0.1352)``), the best fine-tuned model per column is bold, and ``–`` marks a
-    missing score. If the summary has diagnostics for the language, a diagnostics table (one row
-    per model, one column per diagnostic key) follows.
+
+def _verdict_lines(summary: dict, lang: str) -> list[str]:
+    """The plain-language verdicts of one language: winner per metric, best synthetic strategy, paper claims."""
+    winners = summary.get("winners", {}).get(lang, {})
+    claims = summary.get("claims", {}).get(lang, {})
+    if not winners:
+        return []
+    lines = ["", f"### Verdicts ({lang})", ""]
+    for metric, entry in winners.items():
+        vs_base = entry["vs_base"]
+        text = (
+            f"- **{metric}**: `{entry['model']}` scores highest ({entry['mean']:.{_DIGITS}f}; Δ vs base "
+            f"{vs_base['delta']:+.{_DIGITS}f} {_interval_text(vs_base)}, "
+            f"{'significant' if vs_base['significant'] else 'not significant'} against the base)"
+        )
+        if "runner_up" in entry:
+            vs = entry["vs_runner_up"]
+            text += (
+                f"; its lead over `{entry['runner_up']}` is {vs['delta']:+.{_DIGITS}f} {_interval_text(vs)}: "
+                f"{'a significant win' if entry['significant'] else 'not a significant win'}"
+            )
+        if "best_synthetic" in entry and entry["best_synthetic"] != entry["model"]:
+            synthetic = entry["best_synthetic_vs_base"]
+            text += (
+                f". Best synthetic strategy: `{entry['best_synthetic']}`, Δ vs base "
+                f"{synthetic['delta']:+.{_DIGITS}f} {_interval_text(synthetic)}"
+            )
+        lines.append(text + ".")
+        for claim in claims.get(metric, {}).values():
+            vs = claim["vs_baseline"]
+            lines.append(
+                f"  - paper: {claim['claim']} (`{claim['baseline']}`): Δ {vs['delta']:+.{_DIGITS}f} "
+                f"{_interval_text(vs)} → **{claim['verdict']}**"
+            )
+    return lines
+
+
+def render_markdown(summary: dict) -> str:
+    """Render a :func:`build_summary` dict as Markdown: one score table per language, then its verdicts.
+
+    Each language gets a table with one row per model (base first) and one column per metric. A cell reads the
+    score, ``± sd`` over seeds when the model has several, and for a fine-tuned model Δ, its change against the
+    base encoder, with the paired bootstrap interval when the summary has one (``(+0.1352 [+0.0801, +0.1903]*)``;
+    ``*``: the interval excludes 0). The best fine-tuned model per column is bold, and ``–`` marks a missing
+    score. Verdicts (winner per metric, the paper's claims), the fidelity of the training triplets and the
+    synthesis diagnostics follow where the summary has them.
 
     Args:
         summary: Output of :func:`build_summary`.
@@ -221,33 +312,59 @@ def render_markdown(summary: dict) -> str:
     lines = [
         "# Evaluation summary",
         "",
-        f"Scores per language and metric (higher is better). In parentheses: Δ, the change against "
-        f"the base encoder (`{base_name}`, not fine-tuned) on the same language and metric. **Bold**: "
-        "the best fine-tuned model per metric.",
+        f"Scores per language and metric (higher is better): the mean over training seeds ± their sd. In "
+        f"parentheses: Δ, the change against the base encoder (`{base_name}`, not fine-tuned) on the same "
+        "language and metric, and its paired bootstrap confidence interval over the test items; `*` marks an "
+        "interval that excludes 0. **Bold**: the best fine-tuned model per metric.",
     ]
     diagnostics = summary.get("diagnostics") or {}
+    fidelity = summary.get("fidelity") or {}
     for lang in summary["languages"]:
         scores = summary["scores"].get(lang, {})
         deltas = summary["delta_vs_base"].get(lang, {})
+        sds = summary.get("sd", {}).get(lang, {})
+        seeds = summary.get("n_seeds", {}).get(lang, {})
+        intervals = summary.get("intervals", {}).get(lang, {})
         best = summary["best"].get(lang, {})
         metrics = [k for k in summary["metrics"] if any(k in s for s in scores.values())]
         rows = []
         for model in summary["models"]:
             if model not in scores:
                 continue
-            row = [f"`{model}`"]
+            label = f"`{model}`" + (f" ({seeds[model]} seeds)" if seeds.get(model, 1) > 1 else "")
+            row = [label]
             for k in metrics:
                 if k not in scores[model]:
                     row.append("–")
                     continue
                 text = _cell(scores[model][k])
+                if seeds.get(model, 1) > 1 and k in sds.get(model, {}):
+                    text += f" ± {sds[model][k]:.{_DIGITS}f}"
                 if model != base_name and k in deltas.get(model, {}):
-                    text += f" ({deltas[model][k]:+.{_DIGITS}f})"
+                    interval = intervals.get(model, {}).get(k)
+                    extra = f" {_interval_text(interval)}" if interval else ""
+                    text += f" ({deltas[model][k]:+.{_DIGITS}f}{extra})"
                 if best.get(k, {}).get("model") == model:
                     text = f"**{text}**"
                 row.append(text)
             rows.append(row)
         lines += ["", f"## {lang}", ""] + _table(["model", *metrics], rows)
+        lines += _verdict_lines(summary, lang)
+        lang_fidelity = fidelity.get(lang)
+        if lang_fidelity:
+            keys = list(dict.fromkeys(k for per_model in lang_fidelity.values() for k in per_model))
+            order = [m for m in summary["models"] if m in lang_fidelity]
+            order += [m for m in lang_fidelity if m not in order]
+            fid_rows = [[f"`{m}`"] + [_cell(lang_fidelity[m].get(k)) for k in keys] for m in order]
+            lines += [
+                "",
+                f"### Fidelity of the training triplets ({lang}, base encoder)",
+                "",
+                "Cosines of each anchor with its own positive / hard negative and with those of other anchors "
+                "(shuffled); `positive_closer_share`: triplets whose positive is closer than their negative "
+                "(chance 0.5).",
+                "",
+            ] + _table(["model", *keys], fid_rows)
         lang_diag = diagnostics.get(lang)
         if lang_diag:
             keys = list(dict.fromkeys(k for per_model in lang_diag.values() for k in per_model))

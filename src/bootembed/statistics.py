@@ -37,6 +37,7 @@ __all__ = [
     "mean_metric",
     "mean_sd",
     "paired_delta_interval",
+    "paired_difference_interval",
 ]
 
 #: The fewest bootstrap resamples accepted.
@@ -132,22 +133,65 @@ def paired_delta_interval(
     Raises:
         ValueError: no seeds, fewer than 2 items, too few resamples, or a confidence outside (0, 1).
     """
+    n = len(base_items) if n_items is None else n_items
+    return paired_difference_interval(
+        metric,
+        encoder_items,
+        [base_items],
+        n_items=n,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def paired_difference_interval(
+    metric: Metric,
+    a_items: Sequence[Any],
+    b_items: Sequence[Any],
+    *,
+    n_items: int,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> DeltaInterval:
+    """Paired bootstrap interval of Δ = seed-mean metric of model A − seed-mean metric of model B, over test items.
+
+    Both models are scored on the same resampled item indices (paired), each averaged over its seeds; used for a
+    strategy against the base encoder (B = the base, one "seed") and for a strategy against a baseline.
+
+    Args:
+        metric: ``metric(items, indices) -> score`` for one model.
+        a_items: per-item data of model A, one per seed.
+        b_items: per-item data of model B, one per seed.
+        n_items: number of test items (the same for both).
+        n_resamples: bootstrap resamples (>= :data:`MIN_RESAMPLES`).
+        confidence: interval level.
+        seed: random seed of the resampling (recorded).
+
+    Returns:
+        The :class:`DeltaInterval` (``n_seeds``: A's seeds).
+
+    Raises:
+        ValueError: a model without seeds, fewer than 2 items, too few resamples, or a confidence outside (0, 1).
+    """
     from scipy.stats import bootstrap
 
-    if not encoder_items:
-        raise ValueError("paired_delta_interval: expected at least one encoder seed")
+    if not a_items or not b_items:
+        raise ValueError("paired_delta_interval: expected at least one encoder seed per model")
     if n_resamples < MIN_RESAMPLES:
         raise ValueError(f"n_resamples: expected >= {MIN_RESAMPLES}, got {n_resamples}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence: expected a value in (0, 1), got {confidence}")
-    n = len(base_items) if n_items is None else n_items
+    n = n_items
     if n < 2:
         raise ValueError(f"paired_delta_interval: expected >= 2 items, got {n}")
 
     def delta(indices: np.ndarray) -> float:
         indices = np.asarray(indices, dtype=int)
-        encoder = sum(metric(items, indices) for items in encoder_items) / len(encoder_items)
-        return encoder - metric(base_items, indices)
+        a = sum(metric(items, indices) for items in a_items) / len(a_items)
+        b = sum(metric(items, indices) for items in b_items) / len(b_items)
+        return a - b
 
     everything = np.arange(n)
     point = delta(everything)
@@ -167,5 +211,5 @@ def paired_delta_interval(
     ):  # a degenerate metric (all resamples equal)
         low = high = point
     return DeltaInterval(
-        point, low, high, confidence, n, n_resamples, len(encoder_items), "percentile", seed
+        point, low, high, confidence, n, n_resamples, len(a_items), "percentile", seed
     )

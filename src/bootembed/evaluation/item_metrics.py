@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METRICS", "mean", "ndcg_recall_at_k", "spearman", "weighted_f1"]
+__all__ = ["METRICS", "item_data", "mean", "ndcg_recall_at_k", "spearman", "weighted_f1"]
 
 
 def mean(values: np.ndarray, indices: np.ndarray) -> float:
@@ -94,3 +94,26 @@ def _desc(text: str) -> tuple[int, ...]:
 
 #: Item-metric function per name used by :meth:`EvalTask.items`.
 METRICS: dict[str, Any] = {"mean": mean, "spearman": spearman, "weighted_f1": weighted_f1}
+
+
+def item_data(entry: dict[str, Any]) -> tuple[Any, Any, int]:
+    """``(metric, data, n_items)`` of one metric's per-item entry (``{"statistic", "values"}``, as
+    :meth:`bootembed.evaluation.tasks.base.EvalTask.items` writes it): ``metric(data, indices)`` scores the items at
+    ``indices``.
+
+    Raises:
+        ValueError: an unknown statistic, or per-item arrays of different lengths.
+    """
+    name = entry.get("statistic")
+    if name not in METRICS:
+        raise ValueError(f"statistic: expected one of {sorted(METRICS)}, got {name!r}")
+    values = entry["values"]
+    if name == "mean":
+        data = np.asarray(values, dtype=float)
+        return METRICS[name], data, int(data.size)
+    first, second = (np.asarray(v) for v in values)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{name}: per-item arrays differ in length ({first.size} vs {second.size})"
+        )
+    return METRICS[name], (first, second), int(first.size)

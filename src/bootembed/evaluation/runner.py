@@ -17,10 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -181,6 +184,10 @@ def _write_result_atomically(result: TaskResult, output_dir: Path) -> Path:
     return target
 
 
+#: File of the per-item data in an evaluation's results folder (:func:`evaluate_encoder`).
+ITEMS_FILE = "items.json"
+
+
 @dataclass(frozen=True)
 class EvaluationResult:
     """What :func:`evaluate_encoder` measured.
@@ -189,11 +196,47 @@ class EvaluationResult:
         scores: flat metrics, e.g. ``{"semrel_spearman": 0.31, "flores_bitext_f1_tgt2eng": 0.82, ...}``.
         skipped: task name -> why the language has no data for it.
         seconds: task name -> wall seconds of its evaluation.
+        items: metric -> per-item data (:meth:`bootembed.evaluation.tasks.base.EvalTask.items`), for the metrics
+            whose task has it.
+        item_check: metric -> |statistic of the per-item data over all items - mteb's score| (0 up to rounding).
     """
 
     scores: dict[str, float]
     skipped: dict[str, str]
     seconds: dict[str, float]
+    items: dict[str, dict] = field(default_factory=dict)
+    item_check: dict[str, float] = field(default_factory=dict)
+
+
+def _task_items(
+    name: str, task: AbsTask, lang: str, prediction_folder: Path, scores: dict[str, float]
+) -> tuple[dict[str, dict], dict[str, float]]:
+    """The per-item data of one evaluated task from mteb's predictions file, and its check against the scores.
+
+    Raises:
+        RuntimeError: the per-item data do not reproduce mteb's score (difference > 1e-4).
+    """
+    import numpy as np
+
+    from bootembed.evaluation.item_metrics import item_data
+
+    path = prediction_folder / f"{task.metadata.name}_predictions.json"
+    predictions = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        items = TASKS.get(name).items(predictions, task, lang)
+    except NotImplementedError as exc:
+        logger.warning("%s", exc)
+        return {}, {}
+    check = {}
+    for metric, entry in items.items():
+        statistic, data, n = item_data(entry)
+        difference = abs(statistic(data, np.arange(n)) - scores[metric])
+        if difference > 1e-4:
+            raise RuntimeError(
+                f"{name}: per-item {metric} over all {n} items differs from mteb's score by {difference:.6f}"
+            )
+        check[metric] = round(difference, 8)
+    return items, check
 
 
 def evaluate_encoder(
@@ -217,7 +260,9 @@ def evaluate_encoder(
 
     The query prompt of the model (e.g. E5's ``"query: "``) is used for symmetric tasks and retrieval queries, the
     passage/document prompt for the retrieval corpus; models without prompts are run without prefixes. mteb's
-    result JSON of each task is written atomically to ``output_dir/<TaskName>.json``.
+    result JSON of each task is written atomically to ``output_dir/<TaskName>.json``, and the per-item data of
+    every metric (from mteb's ``prediction_folder``; :meth:`bootembed.evaluation.tasks.base.EvalTask.items`) to
+    ``output_dir/items.json``, checked to reproduce mteb's scores, for the paired bootstrap of the report.
 
     Args:
         model_dir: sentence-transformers model folder.
@@ -256,6 +301,9 @@ def evaluate_encoder(
 
     metrics: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    items: dict[str, dict] = {}
+    item_check: dict[str, float] = {}
+    predictions_dir = Path(tempfile.mkdtemp(prefix=".predictions-", dir=out_dir))
     for name, task in tqdm(task_map.items(), desc=f"MTEB {lang}", unit="task"):
         start = time.monotonic()
         logger.info("Evaluating %s on %s (%s)", model_dir, task.metadata.name, lang)
@@ -268,6 +316,7 @@ def evaluate_encoder(
             co2_tracker=False,
             raise_error=True,
             show_progress_bar=False,
+            prediction_folder=predictions_dir,
         )
         if len(model_result.task_results) != 1:
             raise RuntimeError(
@@ -278,13 +327,22 @@ def evaluate_encoder(
         path = _write_result_atomically(result, out_dir)
         task_metrics = TASKS.get(name).scores(result, lang)
         metrics.update(task_metrics)
+        task_items, task_check = _task_items(name, task, lang, predictions_dir, task_metrics)
+        items.update(task_items)
+        item_check.update(task_check)
         seconds[name] = round(time.monotonic() - start, 1)
         logger.info("%s done in %.1fs: %s (written %s)", name, seconds[name], task_metrics, path)
-    return EvaluationResult(scores=metrics, skipped=skipped, seconds=seconds)
+    shutil.rmtree(predictions_dir, ignore_errors=True)
+    with atomic_file(out_dir / ITEMS_FILE) as tmp:
+        tmp.write_text(json.dumps({"language": lang, "items": items}), encoding="utf-8")
+    return EvaluationResult(
+        scores=metrics, skipped=skipped, seconds=seconds, items=items, item_check=item_check
+    )
 
 
 __all__ = [
     "ALL_TASKS",
+    "ITEMS_FILE",
     "EvaluationResult",
     "build_tasks",
     "evaluate_encoder",

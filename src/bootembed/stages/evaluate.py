@@ -16,9 +16,16 @@ __all__ = ["run"]
 
 
 def _evaluate(
-    request: LanguageRequest, *, model_dir: Path, name: str, results_dir: Path
+    request: LanguageRequest,
+    *,
+    model_dir: Path,
+    name: str,
+    results_dir: Path,
+    train_seed: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``model_dir`` on ``evaluate.tasks``; mteb's result files go to ``results_dir`` (atomically).
+    """Evaluate ``model_dir`` on ``evaluate.tasks``; mteb's result files and the per-item data (``items.json``) go
+    to ``results_dir`` (atomically). ``train_seed``: the encoder's training seed, recorded; the evaluation protocol
+    (subsamples, probe seeds) uses the params ``seed`` for every encoder, so the bootstrap over items is paired.
 
     A task for which the language has no data is listed under ``skipped`` with its reason; a language with data
     for none of the tasks is an error, never an empty success.
@@ -43,8 +50,14 @@ def _evaluate(
     return {
         "language": language,
         "model": name,
+        "train_seed": train_seed,
         "limit": e.limit,
         "scores": {k: round(v, 4) for k, v in result.scores.items()},
+        "items": {
+            k: len(v["values"][0]) if v["statistic"] != "mean" else len(v["values"])
+            for k, v in result.items.items()
+        },
+        "item_check": result.item_check,
         "skipped": result.skipped,
         "task_seconds": result.seconds,
         "seconds": round(time.perf_counter() - start, 1),

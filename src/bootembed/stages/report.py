@@ -1,31 +1,83 @@
-"""The ``report`` stage: every evaluation into ``metrics/summary.json``, a Markdown table and plot data."""
+"""The ``report`` stage: every evaluation into ``metrics/summary.json``, a Markdown table and plot data.
+
+Seeds: a fine-tuned encoder has one evaluation per training seed (``metrics/eval/<language>/<strategy>/seed<N>.json``,
+``train_encoder.seeds``); the base encoder one (``metrics/eval/<language>/base.json``). The per-item data next to
+mteb's results (``results/mteb/.../items.json``) give the paired bootstrap intervals (:mod:`bootembed.comparison`).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from bootembed.comparison import compare_language
 from bootembed.data.sources import DataError
+from bootembed.evaluation.runner import ITEMS_FILE
 from bootembed.io import atomic_file, read_json, write_json
 from bootembed.report import build_summary, render_markdown, write_plot_data
+from bootembed.strategies import STRATEGIES
 
-__all__ = ["collect_diagnostics", "collect_evaluations", "run"]
+__all__ = [
+    "collect_curves",
+    "collect_diagnostics",
+    "collect_evaluations",
+    "collect_fidelity",
+    "collect_items",
+    "run",
+]
 
 
-def collect_evaluations(params: Any, eval_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """``evals[language][model][metric]`` from ``<eval_dir>/<language>/<model>.json`` for base + every strategy.
+def _runs(params: Any, name: str) -> list[str]:
+    """The evaluation files of a model relative to a language folder: ``base`` or one per training seed."""
+    if name == "base":
+        return ["base"]
+    return [f"{name}/seed{seed}" for seed in params.train_encoder.seeds]
+
+
+def collect_evaluations(
+    params: Any, eval_dir: Path
+) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """``evals[language][model] = [scores per seed]`` from ``<eval_dir>/<language>/...json`` for base + every strategy.
 
     Raises:
         DataError: a result file is missing.
     """
-    evals: dict[str, dict[str, dict[str, float]]] = {}
+    evals: dict[str, dict[str, list[dict[str, float]]]] = {}
     for language in params.languages:
         for name in ("base", *params.strategies):
-            path = eval_dir / language / f"{name}.json"
-            if not path.is_file():
-                raise DataError(path, "an evaluation result (run the evaluate stage)")
-            evals.setdefault(language, {})[name] = read_json(path)["scores"]
+            runs = []
+            for rel in _runs(params, name):
+                path = eval_dir / language / f"{rel}.json"
+                if not path.is_file():
+                    raise DataError(path, "an evaluation result (run the evaluate stage)")
+                runs.append(read_json(path)["scores"])
+            evals.setdefault(language, {})[name] = runs
     return evals
+
+
+def collect_items(params: Any, results_dir: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``items[language][model] = [per-item data per seed]`` from ``<results_dir>/<language>/.../items.json``.
+
+    Raises:
+        DataError: a file is missing or is not an evaluation's per-item data.
+    """
+    items: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for language in params.languages:
+        for name in ("base", *params.strategies):
+            runs = []
+            for rel in _runs(params, name):
+                path = results_dir / language / rel / ITEMS_FILE
+                if not path.is_file():
+                    raise DataError(path, "per-item evaluation data (run the evaluate stage)")
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict) or not isinstance(data.get("items"), dict):
+                    raise DataError(path, "an object with 'items'", field="items")
+                runs.append(data["items"])
+            items.setdefault(language, {})[name] = runs
+    return items
 
 
 def collect_diagnostics(folders: tuple[Path, ...]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -45,6 +97,68 @@ def collect_diagnostics(folders: tuple[Path, ...]) -> dict[str, dict[str, dict[s
     return diagnostics
 
 
+def collect_fidelity(params: Any, folder: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``fidelity[language][strategy]`` from ``<folder>/<language>/<strategy>.json`` (the fidelity stage), where present."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for language in params.languages:
+        for name in params.strategies:
+            path = folder / language / f"{name}.json"
+            if path.is_file():
+                out.setdefault(language, {})[name] = read_json(path)["fidelity"]
+    return out
+
+
+def _curve_rows(curve: Any) -> list[tuple[int, float]]:
+    if not isinstance(curve, list):
+        return []
+    return [
+        (int(p["step"]), float(p["loss"]))
+        for p in curve
+        if isinstance(p, dict) and "step" in p and "loss" in p
+    ]
+
+
+def collect_curves(folders: tuple[Path, ...]) -> dict[str, list[tuple[int, float]]]:
+    """Training loss curves, ``{name: [(step, loss)]}``, from the ``loss_curve`` of every training metrics JSON.
+
+    ``name`` is the file's path below its folder without ``.json`` (``train_generator/task``), with ``/positive``
+    or ``/negative`` for the two adapters a generator file holds.
+    """
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.json")):
+            data = read_json(path)
+            name = f"{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
+            if rows := _curve_rows(data.get("loss_curve")):
+                curves[name] = rows
+            for part in ("positive", "negative"):
+                if isinstance(data.get(part), dict) and (
+                    rows := _curve_rows(data[part].get("loss_curve"))
+                ):
+                    curves[f"{name}/{part}"] = rows
+    return curves
+
+
+def write_curves(curves: dict[str, list[tuple[int, float]]], out_dir: Path) -> list[Path]:
+    """Write each curve to ``out_dir/<run>.csv`` (columns ``step,loss``; ``/`` in the name becomes ``__``), atomically.
+
+    ``dvc.yaml`` declares the folder as one linear plot per file. Files of curves no longer present are removed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, curve in curves.items():
+        frame = pl.DataFrame(curve, schema={"step": pl.Int64, "loss": pl.Float64}, orient="row")
+        path = out_dir / f"{name.replace('/', '__')}.csv"
+        with atomic_file(path) as tmp:
+            frame.write_csv(tmp)
+        written.append(path)
+    for stale in set(out_dir.glob("*.csv")) - set(written):
+        stale.unlink()
+    return written
+
+
 def run(
     params: Any,
     *,
@@ -54,14 +168,40 @@ def run(
     out: Path,
     markdown: Path,
     plots_dir: Path,
+    results_dir: Path = Path("results/mteb"),
+    fidelity_dir: Path = Path("metrics/fidelity"),
+    curve_dirs: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """Write the summary JSON, its Markdown rendering and one plot CSV per metric."""
+    """Write the summary JSON, its Markdown rendering, one plot CSV per metric and the training curves."""
+    kinds = {s.name: s.kind for s in STRATEGIES.ordered()}
+    items = collect_items(params, results_dir)
+    comparison = {
+        language: compare_language(
+            runs,
+            kinds=kinds,
+            resamples=params.report.bootstrap_resamples,
+            confidence=params.report.confidence,
+            seed=params.seed,
+        )
+        for language, runs in items.items()
+    }
     summary = build_summary(
-        collect_evaluations(params, eval_dir), collect_diagnostics(diagnostics_dirs)
+        collect_evaluations(params, eval_dir),
+        collect_diagnostics(diagnostics_dirs),
+        fidelity=collect_fidelity(params, fidelity_dir),
+        comparison=comparison,
     )
     summary["seed"] = params.seed
+    summary["seeds"] = list(params.train_encoder.seeds)
+    summary["bootstrap"] = {
+        "method": "paired percentile bootstrap over test items (scipy.stats.bootstrap)",
+        "resamples": params.report.bootstrap_resamples,
+        "confidence": params.report.confidence,
+        "seed": params.seed,
+    }
     write_json(out, summary)
     with atomic_file(markdown) as tmp:
         tmp.write_text(render_markdown(summary), encoding="utf-8")
     write_plot_data(summary, plots_dir)
+    write_curves(collect_curves(curve_dirs), plots_dir / "curves")
     return summary

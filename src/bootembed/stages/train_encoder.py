@@ -24,14 +24,27 @@ _TRAINING_OPTIONS = (
     "scale",
     "max_seq_length",
     "save_steps",
+    "freeze_embeddings",
 )
 #: Options of the real run only: the side-by-side dtype measurement trains its own few steps and never saves.
 _RUN_ONLY = ("max_steps", "save_steps")
 
 
-def _train(request: LanguageRequest, *, base: Path, triplets: Path, out: Path) -> dict[str, Any]:
-    """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``."""
+def _train(
+    request: LanguageRequest,
+    *,
+    base: Path,
+    triplets: Path,
+    out: Path,
+    train_seed: int | None = None,
+) -> dict[str, Any]:
+    """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``.
+
+    ``train_seed`` (one of ``train_encoder.seeds``; default: the params ``seed``) seeds the initialisation of the
+    data order and dropout.
+    """
     params, language = request.params, request.language
+    seed = params.seed if train_seed is None else train_seed
     p = params.train_encoder
     frame = pl.read_parquet(triplets)
     options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
@@ -44,11 +57,11 @@ def _train(request: LanguageRequest, *, base: Path, triplets: Path, out: Path) -
             base,
             frame,
             lambda model: quick_score(model, sources, language)[1],
-            seed=params.seed,
+            seed=seed,
             **{k: v for k, v in options.items() if k not in _RUN_ONLY},
         ),
     )
-    result = train_encoder(base, frame, out, seed=params.seed, dtype=decision, **options)
+    result = train_encoder(base, frame, out, seed=seed, dtype=decision, **options)
     return {
         "steps": result.steps,
         "train_loss": round(result.train_loss, 4),
@@ -56,7 +69,7 @@ def _train(request: LanguageRequest, *, base: Path, triplets: Path, out: Path) -
         "loss_curve": result.losses,
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 1),
-        **record(seed=params.seed, dtypes=[decision]),
+        **record(seed=seed, dtypes=[decision]),
     }
 
 

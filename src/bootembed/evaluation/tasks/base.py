@@ -36,7 +36,10 @@ __all__ = [
     "ParallelTask",
     "TaskResult",
     "as_float",
+    "bitext_items",
+    "gold_column",
     "scores_by_subset",
+    "split_predictions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,6 +150,26 @@ class EvalTask(abc.ABC):
         row = scores_by_subset(result, self.split)["default"]
         return {metric: as_float(row[field], metric) for metric, field in self.fields.items()}
 
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per-item data of each metric, from mteb's saved predictions, for the paired bootstrap over test items.
+
+        Args:
+            predictions: the JSON mteb wrote to ``prediction_folder`` (hf subset -> split -> predictions).
+            task: the evaluated mteb task (its data is reloaded for the gold labels).
+            lang: FLORES-200 code of the evaluated language.
+
+        Returns:
+            ``{metric: {"statistic": name, "values": data}}`` for every metric of :attr:`metrics`: ``statistic``
+            names a function of :data:`bootembed.evaluation.item_metrics.METRICS` and ``values`` its per-item
+            data (JSON lists), so that the statistic over all items equals the task's score.
+
+        Raises:
+            NotImplementedError: the task has no per-item data (the report then gives no interval for it).
+        """
+        raise NotImplementedError(f"{self.name}: no per-item data for the bootstrap")
+
 
 class ParallelTask(EvalTask):
     """A task over line-aligned target-language and English sentences (bitext mining, retrieval).
@@ -203,6 +226,33 @@ class ParallelTask(EvalTask):
     @abc.abstractmethod
     def dataset(cls, lang: str, target: list[str], english: list[str]) -> dict[str, Any]:
         """The in-memory data mteb evaluates (by hf subset or split) of the kept sentences."""
+
+
+def bitext_items(neighbours: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per query sentence i of a line-aligned bitext: its gold match i and mteb's nearest neighbour (weighted F1)."""
+    predicted = [int(n["corpus_id"]) for n in neighbours]
+    return {"statistic": "weighted_f1", "values": [list(range(len(predicted))), predicted]}
+
+
+def gold_column(task: AbsTask, subset: str, split: str, column: str) -> list[Any]:
+    """Column ``column`` of the evaluated data (hf ``subset``, ``split``) of a local task, reloaded if mteb unloaded it."""
+    if not getattr(task, "data_loaded", False) or task.dataset is None:
+        task.load_data()
+    return list(task.dataset[subset][split][column])
+
+
+def split_predictions(predictions: Mapping[str, Any], subset: str, split: str) -> Any:
+    """mteb's saved predictions of one hf subset and split.
+
+    Raises:
+        RuntimeError: the predictions lack them.
+    """
+    try:
+        return predictions[subset][split]
+    except KeyError as err:
+        raise RuntimeError(
+            f"mteb predictions have no {subset}/{split}; got subsets {sorted(predictions)}"
+        ) from err
 
 
 def scores_by_subset(result: TaskResult, split: str) -> dict[str, dict[str, Any]]:

@@ -5,11 +5,21 @@ Part of the evaluation protocol of arXiv 2603.01732 (Sec. 5), run through ``mteb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from datasets import Dataset
 
 from bootembed.evaluation.local import ENGLISH, LocalParallelBitextMiningTask, flores_to_bcp47
 from bootembed.evaluation.tasks._flores import FloresDevtestTask
-from bootembed.evaluation.tasks.base import TaskResult, as_float, scores_by_subset
+from bootembed.evaluation.tasks.base import (
+    AbsTask,
+    TaskResult,
+    as_float,
+    bitext_items,
+    scores_by_subset,
+    split_predictions,
+)
 
 __all__ = ["TASK", "FLORES_BITEXT_TASK_NAME", "FloresBitextTask", "make_flores_bitext_task"]
 
@@ -52,6 +62,16 @@ class FloresBitextTask(FloresDevtestTask):
         return {
             "flores_bitext_f1_tgt2eng": as_float(rows[f"{lang}-{ENGLISH}"]["f1"], "f1 tgt2eng"),
             "flores_bitext_f1_eng2tgt": as_float(rows[f"{ENGLISH}-{lang}"]["f1"], "f1 eng2tgt"),
+        }
+
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per sentence and direction: gold match and nearest neighbour (weighted F1)."""
+        pairs = split_predictions(predictions, "parallel", self.split)
+        return {
+            "flores_bitext_f1_tgt2eng": bitext_items(pairs[f"{lang}-{ENGLISH}"]),
+            "flores_bitext_f1_eng2tgt": bitext_items(pairs[f"{ENGLISH}-{lang}"]),
         }
 
 

@@ -5,12 +5,15 @@ Part of the evaluation protocol of arXiv 2603.01732 (Sec. 5), run through ``mteb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from datasets import Dataset
 
+from bootembed.evaluation.item_metrics import ndcg_recall_at_k
 from bootembed.evaluation.local import LocalRetrievalTask
 from bootembed.evaluation.tasks._flores import FloresDevtestTask
+from bootembed.evaluation.tasks.base import AbsTask, split_predictions
 
 __all__ = [
     "TASK",
@@ -62,6 +65,18 @@ class FloresRetrievalTask(FloresDevtestTask):
             "top_ranked": None,
         }
         return {"default": {"devtest": split}}
+
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per query ``q{i}`` (relevant document ``d{i}``, as :meth:`dataset` builds them): nDCG@10 and recall@10."""
+        run = split_predictions(predictions, "default", self.split)
+        relevant = {query: "d" + query[1:] for query in run}
+        ndcg, recall, _ = ndcg_recall_at_k(run, relevant, k=10)
+        return {
+            "flores_retrieval_recall_at_10": {"statistic": "mean", "values": recall.tolist()},
+            "flores_retrieval_ndcg_at_10": {"statistic": "mean", "values": ndcg.tolist()},
+        }
 
 
 TASK = FloresRetrievalTask()

@@ -5,7 +5,8 @@ Part of the evaluation protocol of arXiv 2603.01732 (Sec. 5), run through ``mteb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from datasets import Dataset, DatasetDict
 
@@ -15,7 +16,13 @@ from bootembed.evaluation.local import (
     flores_to_bcp47,
     subsample_indices,
 )
-from bootembed.evaluation.tasks.base import AbsTask, DataSources, EvalTask
+from bootembed.evaluation.tasks.base import (
+    AbsTask,
+    DataSources,
+    EvalTask,
+    gold_column,
+    split_predictions,
+)
 
 __all__ = ["TASK", "SEMREL_TASK_NAME", "SemRelTask", "make_semrel_task"]
 
@@ -103,6 +110,19 @@ class SemRelTask(EvalTask):
             (p.sentence1, p.sentence2, float(p.score)) for p in load_semrel(sources, lang, "test")
         ]
         return make_semrel_task(lang, pairs, limit=limit, seed=seed)
+
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per pair: the cosine similarity and the gold score (Spearman over pairs)."""
+        cosine = split_predictions(predictions, "default", self.split)["cosine_scores"]
+        gold = gold_column(task, "default", self.split, "score")
+        return {
+            "semrel_spearman": {
+                "statistic": "spearman",
+                "values": [[float(x) for x in cosine], [float(x) for x in gold]],
+            }
+        }
 
 
 TASK = SemRelTask()

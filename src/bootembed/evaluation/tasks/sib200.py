@@ -5,7 +5,8 @@ Part of the evaluation protocol of arXiv 2603.01732 (Sec. 5), run through ``mteb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
@@ -15,7 +16,13 @@ from bootembed.evaluation.local import (
     flores_to_bcp47,
     subsample_indices,
 )
-from bootembed.evaluation.tasks.base import AbsTask, DataSources, EvalTask
+from bootembed.evaluation.tasks.base import (
+    AbsTask,
+    DataSources,
+    EvalTask,
+    gold_column,
+    split_predictions,
+)
 
 __all__ = ["TASK", "SIB200_TASK_NAME", "Sib200Task", "make_sib200_task"]
 
@@ -120,6 +127,22 @@ class Sib200Task(EvalTask):
         train = [(ex.text, ex.category) for ex in load_sib200(sources, lang, "train")]
         test = [(ex.text, ex.category) for ex in load_sib200(sources, lang, "test")]
         return make_sib200_task(lang, train, test, limit=limit, seed=seed)
+
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per test example: the share of mteb's probe experiments that label it correctly (its mean = accuracy)."""
+        experiments = split_predictions(predictions, "default", self.split)
+        gold = gold_column(task, "default", self.split, "label")
+        if not experiments or any(len(run) != len(gold) for run in experiments):
+            raise RuntimeError(
+                f"sib200 ({lang}): predictions do not cover the {len(gold)} test items"
+            )
+        correct = [
+            sum(int(run[i]) == int(label) for run in experiments) / len(experiments)
+            for i, label in enumerate(gold)
+        ]
+        return {"sib200_accuracy": {"statistic": "mean", "values": correct}}
 
 
 TASK = Sib200Task()

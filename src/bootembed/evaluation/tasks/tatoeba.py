@@ -5,11 +5,20 @@ Part of the evaluation protocol of arXiv 2603.01732 (Sec. 5), run through ``mteb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from datasets import Dataset, DatasetDict
 
 from bootembed.data.tatoeba import load_tatoeba
 from bootembed.evaluation.local import LocalBitextMiningTask
-from bootembed.evaluation.tasks.base import AbsTask, DataSources, ParallelTask
+from bootembed.evaluation.tasks.base import (
+    AbsTask,
+    DataSources,
+    ParallelTask,
+    bitext_items,
+    split_predictions,
+)
 
 __all__ = ["TASK", "TATOEBA_TASK_NAME", "TatoebaTask", "make_tatoeba_task"]
 
@@ -59,6 +68,15 @@ class TatoebaTask(ParallelTask):
             raise ValueError(f"tatoeba: {lang} has no Tatoeba test set")
         target, english = pair
         return self.make(lang, target, english, limit=limit, seed=seed)
+
+    def items(
+        self, predictions: Mapping[str, Any], task: AbsTask, lang: str
+    ) -> dict[str, dict[str, Any]]:
+        """Per target sentence: gold match and nearest English neighbour (weighted F1)."""
+        pairs = split_predictions(predictions, "default", self.split)
+        if len(pairs) != 1:
+            raise RuntimeError(f"tatoeba ({lang}): expected one direction, got {sorted(pairs)}")
+        return {"tatoeba_f1": bitext_items(next(iter(pairs.values())))}
 
 
 TASK = TatoebaTask()
