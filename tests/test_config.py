@@ -30,7 +30,7 @@ def test_repository_params_load():
     assert params.strategies == ("translation", "icl", "composition", "xllora")
     assert params.composition.reference_weight == -params.composition.language_weight  # AdaMergeX
     assert params.train_generator.learning_rate == pytest.approx(2e-4)
-    assert params.evaluate.limit == 500
+    assert params.evaluate.limit == 300
     assert params.xllora.augment_pairs == 80
     # Sizes that separate the strategies: >= 500 anchors, >= 100 encoder steps, >= 3 seeds, >= 1000 resamples.
     assert params.prepare.max_anchors >= 500

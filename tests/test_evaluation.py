@@ -338,8 +338,11 @@ def test_oracle_language_scores_and_result_files(
         SIB200_TASK_NAME,
         TATOEBA_TASK_NAME,
     }
-    assert {p.stem for p in out.glob("*.json")} == names
-    assert not list(out.glob(".*.tmp"))
+    assert {p.stem for p in out.glob("*.json")} == names | {"items"}
+    assert not list(out.glob(".*.tmp")) and not list(out.glob(".predictions-*"))
+    items = json.loads((out / "items.json").read_text())["items"]
+    assert set(items) == set(metrics)  # per-item data of every metric, for the paired bootstrap
+    assert all(v <= 1e-4 for v in result.item_check.values()), result.item_check
     bitext = json.loads((out / f"{FLORES_BITEXT_TASK_NAME}.json").read_text())
     assert bitext["task_name"] == FLORES_BITEXT_TASK_NAME
     assert {row["hf_subset"] for row in bitext["scores"]["devtest"]} == {
@@ -518,4 +521,5 @@ def test_all_minilm_on_real_hausa_mirror(data_root: Path, tmp_path: Path) -> Non
     # an English-only model still mines some Hausa-English pairs (names, numbers) among 100
     assert metrics["flores_bitext_f1_tgt2eng"] > 0.01
     assert metrics["flores_retrieval_recall_at_10"] > 0.1
-    assert len(list(tmp_path.glob("*.json"))) == 4
+    assert len(list(tmp_path.glob("*.json"))) == 5  # 4 tasks + items.json
+    assert set(result.item_check) == set(metrics)
