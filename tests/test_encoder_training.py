@@ -277,6 +277,45 @@ def test_resumes_from_the_last_checkpoint_after_a_kill(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
 
 
+def test_kill_after_the_final_checkpoint_matches_an_uninterrupted_run(
+    tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The final checkpoint (step == max_steps) is restored, not trained on: with 3 steps per epoch and
+    max_steps 4, the HF Trainer resumed from it would run a fifth step."""
+    triplets = _make_triplets(12, seed=4)
+    options = {
+        "max_steps": 4,
+        "batch_size": 4,
+        "max_seq_length": 16,
+        "logging_steps": 1,
+        "save_steps": 2,
+        "seed": 5,
+    }
+    reference = train_encoder(
+        tiny_encoder_dir, triplets, tmp_path / "ref", work_root=tmp_path / "w1", **options
+    )
+
+    def killed(path: object) -> None:  # stands in for bootembed.io.atomic_dir: dies while saving
+        raise RuntimeError("killed while saving")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(encoder_training, "atomic_dir", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_encoder(
+                tiny_encoder_dir, triplets, tmp_path / "enc", work_root=tmp_path / "w2", **options
+            )
+    result = train_encoder(
+        tiny_encoder_dir, triplets, tmp_path / "enc", work_root=tmp_path / "w2", **options
+    )
+    assert result.resumed_from == "checkpoint-4"
+    assert result.steps == reference.steps == 4
+    a = load_file(str(tmp_path / "ref" / "model.safetensors"))
+    b = load_file(str(tmp_path / "enc" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
 def test_bfloat16_is_recorded(tiny_encoder_dir: Path, tmp_path: Path) -> None:
     decision = resolve_dtype("encoder_training", "bfloat16", field_name="train_encoder.dtype")
     result = train_encoder(

@@ -358,3 +358,167 @@ def test_killed_training_resumes_from_its_last_checkpoint(
         **{**settings, "learning_rate": 2e-2},
     )
     assert fresh.resumed_from is None
+
+
+def test_kill_after_the_final_checkpoint_restores_it_without_an_extra_step(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill after the last checkpoint (step == max_steps) but before the adapter is written: the rerun restores
+    that checkpoint. Resumed by the HF Trainer, it would run step max_steps + 1 when max_steps is not a multiple of
+    the steps per epoch (here 5 steps, 2 per epoch), and the adapter would differ from an uninterrupted run's."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    import bootembed.generator_training as gt
+
+    settings = {
+        "rank": 4,
+        "alpha": 8,
+        "dropout": 0.0,
+        "max_steps": 5,
+        "learning_rate": 1e-2,
+        "batch_size": 2,
+        "max_length": 32,
+        "seed": 0,
+        "dtype": "float32",
+        "save_steps": 5,
+    }
+    assert settings["max_steps"] % (len(EXAMPLES) // settings["batch_size"]) != 0
+    reference = train_lora_adapter(
+        tiny_model_dir, EXAMPLES, tmp_path / "ref", work_root=tmp_path / "w1", **settings
+    )
+
+    class _KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN003
+            if state.global_step == settings["max_steps"]:
+                raise KeyboardInterrupt
+
+    original = gt._build_trainer
+
+    def killing(*args, **kwargs):  # noqa: ANN002, ANN003
+        trainer, tok, n = original(*args, **kwargs)
+        trainer.add_callback(_KillAfterSave())
+        return trainer, tok, n
+
+    monkeypatch.setattr(gt, "_build_trainer", killing)
+    with pytest.raises(KeyboardInterrupt):
+        train_lora_adapter(
+            tiny_model_dir, EXAMPLES, tmp_path / "out", work_root=tmp_path / "w2", **settings
+        )
+    assert [p.name for p in (tmp_path / "w2").rglob("checkpoint-*")] == ["checkpoint-5"]
+    monkeypatch.setattr(gt, "_build_trainer", original)
+    resumed = train_lora_adapter(
+        tiny_model_dir, EXAMPLES, tmp_path / "out", work_root=tmp_path / "w2", **settings
+    )
+    assert resumed.resumed_from == "checkpoint-5"
+    assert resumed.steps == reference.steps == 5
+    assert resumed.train_loss == pytest.approx(reference.train_loss, abs=1e-3)
+    a = load_file(str(tmp_path / "ref" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def _bitsandbytes_4bit_or_skip() -> None:
+    """Skip unless bitsandbytes is installed and quantises to 4 bits on this hardware."""
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed (extra: qlora)")
+    import bitsandbytes.functional as bnbf
+
+    try:
+        bnbf.quantize_4bit(torch.randn(64, 64), quant_type="nf4")
+    except Exception as exc:  # noqa: BLE001 - any failure means: no kernel here
+        pytest.skip(f"bitsandbytes has no 4-bit kernel on this hardware: {exc}")
+
+
+def test_qlora_nf4_builds_a_4bit_base_with_trainable_lora_only(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 17: ``quantization: nf4`` is QLoRA as the reference: NF4 weights, double quantisation, LoRA on top."""
+    _bitsandbytes_4bit_or_skip()
+    import bitsandbytes as bnb
+
+    trainer, _, _ = _build_trainer(
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "checkpoints",
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        target_modules="all-linear",
+        max_steps=2,
+        learning_rate=1e-2,
+        batch_size=2,
+        grad_accum=1,
+        max_length=32,
+        seed=0,
+        precision={"bf16": False, "use_cpu": True},
+        logging_steps=1,
+        save_steps=10,
+        quantization="nf4",
+    )
+    base = trainer.model.get_base_model()
+    quantized = [m for m in base.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert quantized, "no 4-bit linear layer in the base model"
+    assert {m.weight.quant_state.quant_type for m in quantized} == {"nf4"}
+    assert all(m.weight.quant_state.nested for m in quantized)  # double quantisation
+    assert base.config.quantization_config.bnb_4bit_use_double_quant
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_qlora_nf4_adapter_trains_and_loads_on_the_full_precision_base(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    _bitsandbytes_4bit_or_skip()
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result = train_lora_adapter(
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "qlora",
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        max_steps=3,
+        learning_rate=1e-2,
+        batch_size=2,
+        max_length=32,
+        seed=0,
+        dtype="float32",
+        logging_steps=1,
+        work_root=tmp_path / "work",
+        quantization="nf4",
+    )
+    assert result.steps == 3
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    log = json.loads((result.adapter_dir / "training_log.json").read_text())
+    assert log["hyperparameters"]["quantization"] == "nf4"
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, result.adapter_dir)
+    assert any("lora_A" in n for n, _ in model.named_parameters())
+    plain = train_lora_adapter(
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "plain",
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        max_steps=1,
+        batch_size=2,
+        max_length=32,
+        dtype="float32",
+        logging_steps=1,
+        work_root=tmp_path / "work",
+    )
+    plain_log = json.loads((plain.adapter_dir / "training_log.json").read_text())
+    assert (
+        "quantization" not in plain_log["hyperparameters"]
+    )  # defaults leave earlier logs as they were
+
+
+def test_quantization_settings_are_checked() -> None:
+    from bootembed.generator_training import quantization_config
+
+    with pytest.raises(ValueError, match="train_generator.quantization"):
+        quantization_config("int4", torch.float32)

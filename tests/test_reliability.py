@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -456,18 +457,25 @@ def test_the_issue_bad_params_variants(tmp_path: Path):
     from bootembed.config import load_params
 
     text = (REPO / "params.yaml").read_text()
+
+    def swap(pattern: str, replacement: str) -> str:
+        """``text`` with the first match of ``pattern`` (a line of params.yaml) replaced; it must match."""
+        changed, count = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE)
+        assert count == 1, (
+            f"params.yaml has no line matching {pattern!r}: the variant would test nothing"
+        )
+        return changed
+
     variants = {
-        "missing max_anchors": text.replace("  max_anchors: 120", ""),
-        "max_anchors 1e9": text.replace("max_anchors: 120", "max_anchors: 1e9"),
-        "max_new_tokens 1e9": text.replace("max_new_tokens: 32", "max_new_tokens: 1e9"),
-        "temperature inf": text.replace("temperature: 0.7", "temperature: .inf"),
-        "seed -1": text.replace("seed: 42", "seed: -1"),
+        "missing max_anchors": swap(r"^  max_anchors: \d+.*$", ""),
+        "max_anchors 1e9": swap(r"max_anchors: \d+", "max_anchors: 1e9"),
+        "max_new_tokens 1e9": swap(r"max_new_tokens: \d+", "max_new_tokens: 1e9"),
+        "temperature inf": swap(r"temperature: [\d.]+", "temperature: .inf"),
+        "seed -1": swap(r"^seed: \d+", "seed: -1"),
         "duplicate key": text + "\nseed: 1\n",
-        "yes as boolean": text.replace("do_sample: false", "do_sample: yes"),
-        "on as boolean": text.replace("merge_lora: true", "merge_lora: on"),
-        "filter null": text.replace(
-            "filter:\n  min_chars: 8", "filter:\nfilter_was:\n  min_chars: 8"
-        ),
+        "yes as boolean": swap(r"do_sample: (true|false)", "do_sample: yes"),
+        "on as boolean": swap(r"merge_lora: (true|false)", "merge_lora: on"),
+        "filter null": swap(r"^filter:\n  min_chars:", "filter:\nfilter_was:\n  min_chars:"),
     }
     for name, content in variants.items():
         path = tmp_path / f"{name.replace(' ', '_')}.yaml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import polars as pl
@@ -178,7 +179,7 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     import numpy as np
     from conftest import load_default_params
 
-    from bootembed.stages.report import run
+    from bootembed.stages.report import headline_key, run
 
     params = load_default_params(
         languages=["hau_Latn"],
@@ -216,19 +217,28 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
             {"positive": {"loss_curve": [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]}}
         )
     )
+    triplets = tmp_path / "triplets" / lang
+    triplets.mkdir(parents=True)
+    pl.DataFrame(
+        {
+            "anchor": ["Ina <son> ruwa & abinci", "Yana da kyau"],
+            "positive": ["I like water", "It is good"],
+            "negative": ["I hate water", "It is bad"],
+        }
+    ).write_parquet(triplets / "xllora.parquet")
     out = tmp_path / "summary.json"
-    summary = run(
-        params,
-        params_path=tmp_path / "params.yaml",
-        eval_dir=tmp_path / "eval",
-        diagnostics_dirs=(),
-        out=out,
-        markdown=tmp_path / "summary.md",
-        plots_dir=tmp_path / "plots",
-        results_dir=tmp_path / "results",
-        fidelity_dir=tmp_path / "fidelity",
-        curve_dirs=(curves,),
-    )
+    paths = {
+        "params_path": tmp_path / "params.yaml",
+        "eval_dir": tmp_path / "eval",
+        "diagnostics_dirs": (),
+        "out": out,
+        "markdown": tmp_path / "summary.md",
+        "plots_dir": tmp_path / "plots",
+        "results_dir": tmp_path / "results",
+        "fidelity_dir": tmp_path / "fidelity",
+        "triplets_dir": tmp_path / "triplets",
+    }
+    summary = run(params, **paths, curve_dirs=(curves,))
     assert json.loads(out.read_text()) == summary
     assert summary["n_seeds"][lang] == {"base": 1, "translation": 3, "xllora": 3}
     assert summary["intervals"][lang]["translation"]["semrel_spearman"]["significant"]
@@ -238,16 +248,32 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     assert summary["bootstrap"]["resamples"] == params.report.bootstrap_resamples
     curve = pl.read_csv(tmp_path / "plots/curves/train_generator__task__positive.csv")
     assert curve.to_dicts() == [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]
+
+    # Headline metrics: one small file per model, seed means under short keys (the only DVC metrics).
+    headline = sorted(p.relative_to(tmp_path) for p in (tmp_path / "headline").rglob("*.json"))
+    assert [p.as_posix() for p in headline] == [
+        f"headline/{lang}/base.json",
+        f"headline/{lang}/translation.json",
+        f"headline/{lang}/xllora.json",
+    ]
+    xllora = json.loads((tmp_path / "headline" / lang / "xllora.json").read_text())
+    assert xllora == {"semrel_spearman": summary["scores"][lang]["xllora"]["semrel_spearman"]}
+    assert headline_key("flores_retrieval_recall_at_10") == "recall_at_10"
+    assert headline_key("flores_bitext_f1_tgt2eng") == "bitext_f1_tgt2eng"
+
+    # The offline HTML report: tables, a chart per metric, the curves, escaped triplets; nothing external.
+    page = (tmp_path / "report.html").read_text()
+    assert "<table>" in page and "Verdicts" in page
+    assert (
+        page.count("<svg") == len(summary["metrics"]) + 1
+    )  # one chart per metric + the generator curves
+    assert "Ina &lt;son&gt; ruwa &amp; abinci" in page and "<son>" not in page
+    assert "<script" not in page
+    assert re.findall(r'(?:src|href)="(?!#)[^"]*"', page) == []  # no link out of the page
+    assert page == (tmp_path / "report.html").read_text()
+    run(params, **paths, curve_dirs=(curves,))
+    assert (tmp_path / "report.html").read_text() == page  # the same inputs, the same page
+
     (tmp_path / "eval" / lang / "xllora/seed2.json").unlink()
     with pytest.raises(Exception, match=r"xllora/seed2\.json"):
-        run(
-            params,
-            params_path=tmp_path / "params.yaml",
-            eval_dir=tmp_path / "eval",
-            diagnostics_dirs=(),
-            out=out,
-            markdown=tmp_path / "summary.md",
-            plots_dir=tmp_path / "plots",
-            results_dir=tmp_path / "results",
-            fidelity_dir=tmp_path / "fidelity",
-        )
+        run(params, **paths)

@@ -26,6 +26,20 @@ def test_dvc_yaml_is_rendered_from_the_registries(rendered: str):
     assert "strategy: [icl, composition, xllora]" in rendered
 
 
+def test_only_the_headline_files_are_dvc_metrics(rendered: str):
+    """Issue 16: `dvc metrics show` reads the headline files only; every stage's log JSON is a plain output."""
+    import yaml
+
+    stages = yaml.safe_load(rendered)["stages"]
+    declared = {name: stage.get("metrics", []) for name, stage in stages.items()}
+    assert {n: m for n, m in declared.items() if m} == {
+        "report": [{"metrics/headline": {"cache": False}}]
+    }
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in stages["evaluate"]["outs"]]
+    assert "metrics/eval/${item.language}/${item.strategy}/seed${item.seed}.json" in outs
+    assert {"metrics/summary.json": {"cache": False}} in stages["report"]["outs"]
+
+
 def test_every_imported_module_is_a_dependency():
     assert missing_code_deps(REPO / "dvc.yaml") == {}
 

@@ -337,9 +337,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
                 show_default=True,
                 help="Per-item evaluation data (<language>/<model>[/seed<N>]/items.json) for the bootstrap.",
             ),
-            _path(
-                "--fidelity-dir", required=False, default="metrics/fidelity", show_default=True
-            ),
+            _path("--fidelity-dir", required=False, default="metrics/fidelity", show_default=True),
             _path(
                 "--curves",
                 "curve_dirs",

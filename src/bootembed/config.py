@@ -174,6 +174,12 @@ class TrainGeneratorParams(Section):
         max_length: truncation length of prompt + completion (tokens).
         dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16`` (mixed precision).
         save_steps: checkpoint every this many optimiser steps, so a killed run resumes from there.
+        quantization: the base model's weights during SFT: ``none``, ``int8`` (bitsandbytes LLM.int8) or ``nf4``
+            (QLoRA, Dettmers et al. 2023: 4-bit NormalFloat with double quantisation, as the reference trains its
+            Gemma-3-27B generators).
+        device_map: transformers ``device_map`` of the base model (``auto`` spreads a large model over the GPUs;
+            ``null``: the trainer places it).
+        attn_implementation: transformers attention kernel (``sdpa``, ``eager``, ``flash_attention_2``).
     """
 
     rank: int = Field(ge=1, le=1024)
@@ -188,6 +194,9 @@ class TrainGeneratorParams(Section):
     max_length: int = Field(ge=16, le=32_768)
     dtype: Dtype
     save_steps: int = Field(ge=1, le=1_000_000)
+    quantization: Literal["none", "int8", "nf4"]
+    device_map: str | None
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"]
 
 
 class SynthesizeParams(Section):
@@ -290,7 +299,9 @@ class TrainEncoderParams(Section):
     max_seq_length: int = Field(ge=8, le=32_768)
     dtype: Dtype
     save_steps: int = Field(ge=1, le=1_000_000)
-    seeds: Annotated[tuple[Annotated[int, Field(ge=0, lt=2**32)], ...], Field(strict=False, min_length=1)]
+    seeds: Annotated[
+        tuple[Annotated[int, Field(ge=0, lt=2**32)], ...], Field(strict=False, min_length=1)
+    ]
     freeze_embeddings: bool
 
     @field_validator("seeds")

@@ -208,6 +208,47 @@ def completion_only_loss(model: Any, inputs: Mapping[str, Any], num_items: Any =
     return total / denom.to(total.device).clamp(min=1)
 
 
+def quantization_config(quantization: str, compute_dtype: Any) -> Any:
+    """The bitsandbytes configuration of a k-bit base model for LoRA SFT.
+
+    ``nf4`` is QLoRA (Dettmers et al., 2023, "QLoRA: Efficient Finetuning of Quantized LLMs", Sec. 3): 4-bit
+    NormalFloat weights with double quantisation of the quantisation constants, matmuls in ``compute_dtype``; the
+    reference implementation (mbasoz/xllora-embedding) trains its Gemma-3-27B generators this way. ``int8`` is
+    LLM.int8() (Dettmers et al., 2022).
+
+    Args:
+        quantization: ``int8`` or ``nf4``.
+        compute_dtype: torch dtype of the 4-bit matmuls (``torch.bfloat16`` on GPUs, ``torch.float32`` on CPUs).
+
+    Returns:
+        A ``transformers.BitsAndBytesConfig``.
+
+    Raises:
+        ValueError: another value.
+        ImportError: bitsandbytes is not installed (``pip install -e ".[qlora]"``).
+    """
+    import importlib.util
+
+    from transformers import BitsAndBytesConfig
+
+    if quantization not in ("int8", "nf4"):
+        raise ValueError(
+            f"train_generator.quantization: expected none, int8 or nf4, got {quantization!r}"
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ImportError(
+            f"train_generator.quantization: {quantization} needs bitsandbytes (pip install -e '.[qlora]')"
+        )
+    if quantization == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
 def _build_trainer(
     base_model_dir: Path,
     examples: Sequence[Mapping[str, str]],
@@ -226,8 +267,15 @@ def _build_trainer(
     precision: Mapping[str, bool],
     logging_steps: int,
     save_steps: int,
+    quantization: str = "none",
+    device_map: str | None = None,
+    attn_implementation: str = "sdpa",
 ) -> tuple[Any, Any, int]:
-    """Build the TRL ``SFTTrainer`` (model with LoRA attached); returns (trainer, tokenizer, n)."""
+    """Build the TRL ``SFTTrainer`` (model with LoRA attached); returns (trainer, tokenizer, n).
+
+    ``quantization`` ``int8`` / ``nf4`` loads the base weights through bitsandbytes (:func:`quantization_config`);
+    the SFT trainer then prepares the k-bit model for training (peft ``prepare_model_for_kbit_training``).
+    """
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -264,9 +312,15 @@ def _build_trainer(
         logger.info("%d examples reach max_length=%d and may be truncated", n_truncated, max_length)
     dataset = Dataset.from_list(rows)
 
-    model = AutoModelForCausalLM.from_pretrained(
-        str(base_model_dir), dtype=torch.float32, attn_implementation="sdpa"
-    )
+    load: dict[str, Any] = {"dtype": torch.float32, "attn_implementation": attn_implementation}
+    if quantization != "none":
+        load["quantization_config"] = quantization_config(
+            quantization, torch.bfloat16 if precision["bf16"] else torch.float32
+        )
+        load["device_map"] = device_map or ({"": "cpu"} if precision["use_cpu"] else "auto")
+    elif device_map:
+        load["device_map"] = device_map
+    model = AutoModelForCausalLM.from_pretrained(str(base_model_dir), **load)
     model.config.use_cache = False
     peft_config = LoraConfig(
         r=rank,
@@ -348,6 +402,9 @@ def train_lora_adapter(
     logging_steps: int = 5,
     save_steps: int = 10,
     work_root: str | Path | None = None,
+    quantization: str = "none",
+    device_map: str | None = None,
+    attn_implementation: str = "sdpa",
 ) -> LoraTrainingResult:
     """Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
 
@@ -387,6 +444,10 @@ def train_lora_adapter(
         logging_steps: Log the loss every this many optimizer steps.
         save_steps: Checkpoint every this many optimizer steps (for resuming after a kill).
         work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
+        quantization: ``none``, ``int8`` or ``nf4`` (QLoRA; :func:`quantization_config`): the base weights
+            during training. Recorded in the hyper-parameters when not ``none``.
+        device_map: transformers ``device_map`` of the base model (``None``: the trainer places it).
+        attn_implementation: transformers attention kernel (``sdpa``).
 
     Returns:
         A :class:`LoraTrainingResult`.
@@ -442,6 +503,14 @@ def train_lora_adapter(
         "dtype": decision.dtype,
         "completion_only_loss": True,
     }
+    # recorded only where they differ from the defaults, so that the logs of earlier runs stay what they were
+    loading = {
+        "quantization": quantization,
+        "device_map": device_map,
+        "attn_implementation": attn_implementation,
+    }
+    defaults = {"quantization": "none", "device_map": None, "attn_implementation": "sdpa"}
+    hyperparameters.update({k: v for k, v in loading.items() if v != defaults[k]})
     work, checkpoint = training_work(
         "train_generator",
         output_dir,
@@ -464,6 +533,7 @@ def train_lora_adapter(
         logging_steps=logging_steps,
         save_steps=save_steps,
         **settings,
+        **loading,
     )
     logger.info(
         "Training LoRA adapter (r=%d, alpha=%d) on %d examples for %d steps "
@@ -569,6 +639,9 @@ def measure_dtypes(
         "learning_rate",
         "batch_size",
         "grad_accum",
+        "quantization",
+        "device_map",
+        "attn_implementation",
     )
     options = {k: hyperparameters[k] for k in names if k in hyperparameters}
     max_length = int(hyperparameters.get("max_length", 128))

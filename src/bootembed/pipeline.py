@@ -44,6 +44,8 @@ _BASE_ENC = "models/base/encoder"
 _L = "${item.language}"
 _S = "${item.strategy}"
 _N = "${item.seed}"
+#: The headline metrics (seed-mean scores per language and model, written by the report): the only DVC ``metrics``.
+HEADLINE = "metrics/headline"
 
 #: Mirror files ``prepare@<language>`` reads (FLORES-200 dev + devtest, the evaluation sets of the contamination
 #: guard, the XL-LoRA reference pairs).
@@ -286,10 +288,15 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
                 "metrics/baselines",
                 "metrics/train_generator",
                 "metrics/train_encoder",
+                "data/triplets",
             ),
             params=("seed", "languages", "strategies", "train_encoder.seeds", "report"),
-            outs=({"metrics/summary.md": {"cache": False}}, {"metrics/plots": {"cache": False}}),
-            metrics=("metrics/summary.json",),
+            outs=(
+                {"metrics/summary.md": {"cache": False}},
+                {"metrics/plots": {"cache": False}},
+                {"metrics/report.html": {"cache": False}},
+            ),
+            metrics=("metrics/summary.json", HEADLINE),
             comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
             "Markdown tables, plot data and training curves",
         ),
@@ -421,8 +428,13 @@ def _render_stage(spec: StageSpec) -> list[str]:
     lines.append(f"    cmd: bootembed {spec.cmd}")
     lines += _yaml_list("deps", [*code_deps(spec), *spec.deps], 4)
     lines += _yaml_list("params", spec.params, 4)
-    lines += _yaml_list("outs", spec.outs, 4)
-    lines += _yaml_list("metrics", [{m: {"cache": False}} for m in spec.metrics], 4)
+    # Only the headline files are DVC metrics (readable `dvc metrics show` / `dvc exp show`); every other metrics
+    # JSON of a stage (its log: counts, timings, dtype decisions) is a plain output, kept in git.
+    logs = [{m: {"cache": False}} for m in spec.metrics if m != HEADLINE]
+    lines += _yaml_list("outs", [*spec.outs, *logs], 4)
+    lines += _yaml_list(
+        "metrics", [{m: {"cache": False}} for m in spec.metrics if m == HEADLINE], 4
+    )
     return lines
 
 

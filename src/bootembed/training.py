@@ -70,10 +70,52 @@ def training_work(
 
 
 def resume_training(trainer: Any, checkpoint: Path | None) -> tuple[Any, float]:
-    """``trainer.train()`` from ``checkpoint`` (``None``: from the start); its output and wall seconds."""
+    """``trainer.train()`` from ``checkpoint`` (``None``: from the start); its output and wall seconds.
+
+    A checkpoint that already holds the last step (``global_step >= max_steps``: the run was killed after its final
+    checkpoint, before its output was written) is restored, not trained on: the HF ``Trainer`` resumed from it runs
+    one optimizer step more than ``max_steps`` whenever ``max_steps`` is not a multiple of the steps per epoch (its
+    epoch loop checks the stop flag only after a step; measured with transformers 5.19: 31 steps for 30), which
+    changed the weights of a killed-and-resumed run. The restored output's ``training_loss`` is the step-weighted
+    mean of the logged losses (the trainer logs them to 4 decimals), not the exact mean an uninterrupted run reports.
+
+    Returns:
+        ``(TrainOutput, seconds)``.
+    """
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if checkpoint is not None and _finished(checkpoint, int(trainer.args.max_steps)):
+        output = _restore_finished(trainer, checkpoint)
+    else:
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     return output, time.perf_counter() - start
+
+
+def _finished(checkpoint: Path, max_steps: int) -> bool:
+    """Whether the HF checkpoint ``checkpoint`` is at or past ``max_steps`` (``max_steps <= 0``: never)."""
+    import json
+
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return max_steps > 0 and int(state.get("global_step", 0)) >= max_steps
+
+
+def _restore_finished(trainer: Any, checkpoint: Path) -> Any:
+    """Load the weights and trainer state of a finished checkpoint into ``trainer``; its ``TrainOutput``."""
+    from transformers import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    # the trainer's own checkpoint loader (PEFT adapters, sentence-transformers modules), as train() would call it
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = state
+    logged, previous, weighted = 0, 0, 0.0
+    for entry in state.log_history:
+        if "loss" in entry:
+            span = int(entry["step"]) - previous
+            weighted += float(entry["loss"]) * span
+            logged += span
+            previous = int(entry["step"])
+    loss = weighted / logged if logged else float("nan")
+    return TrainOutput(state.global_step, loss, {"train_loss": loss})
 
 
 def run_record(seconds: float, steps: int, checkpoint: Path | None, seed: int) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""The ``report`` stage: every evaluation into ``metrics/summary.json``, a Markdown table and plot data.
+"""The ``report`` stage: every evaluation into ``metrics/summary.json``, a Markdown table, plot data, the headline
+metrics and an offline HTML report.
+
+Beside ``--out`` (``metrics/``) it also writes ``headline/<language>/<model>.json`` (the seed-mean score of every
+task metric, short keys: :func:`headline_key`; the only files ``dvc.yaml`` declares as DVC ``metrics``, so
+``dvc metrics show`` and ``dvc exp show`` stay readable) and ``report.html`` (:mod:`bootembed.html_report`, with a
+sample of the training triplets read from ``data/triplets/<language>/<strategy>.parquet``).
 
 Seeds: a fine-tuned encoder has one evaluation per training seed (``metrics/eval/<language>/<strategy>/seed<N>.json``,
 ``train_encoder.seeds``); the base encoder one (``metrics/eval/<language>/base.json``). The per-item data next to
@@ -16,6 +22,7 @@ import polars as pl
 from bootembed.comparison import compare_language
 from bootembed.data.sources import DataError
 from bootembed.evaluation.runner import ITEMS_FILE
+from bootembed.html_report import render_html
 from bootembed.io import atomic_file, read_json, write_json
 from bootembed.report import build_summary, render_markdown, write_plot_data
 from bootembed.strategies import STRATEGIES
@@ -26,8 +33,14 @@ __all__ = [
     "collect_evaluations",
     "collect_fidelity",
     "collect_items",
+    "collect_samples",
+    "headline_key",
     "run",
+    "write_headline",
 ]
+
+#: Triplets shown per strategy and language in the HTML report.
+SAMPLE_ROWS = 5
 
 
 def _runs(params: Any, name: str) -> list[str]:
@@ -159,6 +172,61 @@ def write_curves(curves: dict[str, list[tuple[int, float]]], out_dir: Path) -> l
     return written
 
 
+def headline_key(metric: str) -> str:
+    """The short key of ``metric`` in the headline files: ``flores_`` and ``retrieval_`` dropped
+    (``flores_retrieval_recall_at_10`` -> ``recall_at_10``, ``flores_bitext_f1_tgt2eng`` -> ``bitext_f1_tgt2eng``)."""
+    return metric.removeprefix("flores_").replace("retrieval_", "")
+
+
+def write_headline(summary: dict[str, Any], folder: Path) -> list[Path]:
+    """One small JSON per language and model: ``{short metric key: seed-mean score}`` (:func:`headline_key`).
+
+    Args:
+        summary: :func:`bootembed.report.build_summary` output.
+        folder: ``metrics/headline``; ``<language>/<model>.json`` files are written under it (atomically).
+
+    Returns:
+        The written paths, languages and models in the summary's order.
+    """
+    paths = []
+    for language in summary["languages"]:
+        for model in summary["models"]:
+            scores = summary["scores"].get(language, {}).get(model)
+            if not scores:
+                continue
+            path = folder / language / f"{model}.json"
+            write_json(
+                path, {headline_key(m): scores[m] for m in summary["metrics"] if m in scores}
+            )
+            paths.append(path)
+    return paths
+
+
+def collect_samples(
+    params: Any, triplets_dir: Path, rows: int = SAMPLE_ROWS
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """A seeded sample of the training triplets of every strategy and language of ``params``.
+
+    Args:
+        params: the validated params (``languages``, ``strategies``, ``seed``).
+        triplets_dir: ``data/triplets`` (``<language>/<strategy>.parquet``); a missing file is left out.
+        rows: rows per strategy and language.
+
+    Returns:
+        ``{language: {strategy: [{"anchor", "positive", "negative"}, ...]}}``.
+    """
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for language in params.languages:
+        for strategy in params.strategies:
+            path = triplets_dir / language / f"{strategy}.parquet"
+            if not path.is_file():
+                continue
+            frame = pl.read_parquet(path, columns=["anchor", "positive", "negative"])
+            picked = frame.sample(n=min(rows, frame.height), seed=params.seed)
+            samples.setdefault(language, {})[strategy] = picked.to_dicts()
+    return samples
+
+
 def run(
     params: Any,
     *,
@@ -171,8 +239,10 @@ def run(
     results_dir: Path = Path("results/mteb"),
     fidelity_dir: Path = Path("metrics/fidelity"),
     curve_dirs: tuple[Path, ...] = (),
+    triplets_dir: Path = Path("data/triplets"),
 ) -> dict[str, Any]:
-    """Write the summary JSON, its Markdown rendering, one plot CSV per metric and the training curves."""
+    """Write the summary JSON, its Markdown rendering, one plot CSV per metric, the training curves, and beside
+    ``out`` the headline metrics (``headline/``) and the offline HTML report (``report.html``)."""
     kinds = {s.name: s.kind for s in STRATEGIES.ordered()}
     items = collect_items(params, results_dir)
     comparison = {
@@ -200,8 +270,14 @@ def run(
         "seed": params.seed,
     }
     write_json(out, summary)
+    text = render_markdown(summary)
     with atomic_file(markdown) as tmp:
-        tmp.write_text(render_markdown(summary), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     write_plot_data(summary, plots_dir)
-    write_curves(collect_curves(curve_dirs), plots_dir / "curves")
+    curves = collect_curves(curve_dirs)
+    write_curves(curves, plots_dir / "curves")
+    write_headline(summary, out.parent / "headline")
+    page = render_html(summary, text, curves=curves, samples=collect_samples(params, triplets_dir))
+    with atomic_file(out.parent / "report.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return summary

@@ -29,6 +29,9 @@ def _lora_settings(p: Any) -> dict[str, Any]:
         "learning_rate": p.learning_rate,
         "batch_size": p.batch_size,
         "max_length": p.max_length,
+        "quantization": p.quantization,
+        "device_map": p.device_map,
+        "attn_implementation": p.attn_implementation,
     }
 
 
