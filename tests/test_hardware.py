@@ -236,3 +236,52 @@ def test_train_task_adapters_in_bf16_where_native(real_generator_dir, tmp_path):
         work_root=tmp_path / "work",
     )
     assert result.steps == 2
+
+
+def test_auto_decision_is_measured_once_per_machine_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A speed measurement differs between runs: every later stage (a second seed, a rerun after a kill) must get
+    the first decision, not a new one; another machine, base model or size measures again."""
+    from conftest import load_default_params
+
+    from bootembed.stages import common
+
+    monkeypatch.setenv("BOOTEMBED_WORK_DIR", str(tmp_path))
+    monkeypatch.setattr(common, "probe", lambda: AVX512_BF16)
+    calls: list[float] = []
+
+    def measure(speedup: float):  # noqa: ANN202
+        def run() -> Measurement:
+            calls.append(speedup)
+            return _measurement(speedup, safe=True)
+
+        return run
+
+    params = load_default_params(train_encoder={"dtype": "auto"})
+    first = common.stage_dtype(params, "encoder_training", measure(2.0))
+    assert first.dtype == "bfloat16" and calls == [2.0]
+    # a later measurement would say float32 (no speed-up): the kept decision wins, and says where it comes from
+    again = common.stage_dtype(params, "encoder_training", measure(0.5))
+    assert again.dtype == "bfloat16" and calls == [2.0]
+    assert again.measurement == first.measurement and "kept in" in again.reason
+    # another seed list or checkpoint interval is the same step: kept; another batch size is measured again
+    seeds = load_default_params(train_encoder={"dtype": "auto", "seeds": [7], "save_steps": 3})
+    assert common.stage_dtype(seeds, "encoder_training", measure(0.5)).dtype == "bfloat16"
+    bigger = load_default_params(train_encoder={"dtype": "auto", "batch_size": 64})
+    assert common.stage_dtype(bigger, "encoder_training", measure(0.5)).dtype == "float32"
+    assert calls == [2.0, 0.5]
+    # another base encoder is measured again; the generator steps have their own decisions
+    other = load_default_params(
+        train_encoder={"dtype": "auto"}, models={"encoder": {"source": "hub", "id": "x/y", "revision": "abc"}}
+    )
+    common.stage_dtype(other, "encoder_training", measure(3.0))
+    assert calls == [2.0, 0.5, 3.0]
+    assert len(list((tmp_path / "dtype").glob("encoder_training-*.json"))) == 3
+    # a float32 machine, or an explicit dtype, never measures nor keeps anything
+    monkeypatch.setattr(common, "probe", lambda: AVX2)
+    assert common.stage_dtype(params, "encoder_training", measure(9.0)).dtype == "float32"
+    explicit = load_default_params(train_encoder={"dtype": "float32"})
+    monkeypatch.setattr(common, "probe", lambda: AVX512_BF16)
+    assert common.stage_dtype(explicit, "encoder_training", measure(9.0)).dtype == "float32"
+    assert calls == [2.0, 0.5, 3.0]

@@ -243,6 +243,20 @@ class DtypeDecision:
             data["measurement"]["speedup"] = round(self.measurement.speedup, 3)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DtypeDecision:
+        """The decision of an :meth:`as_dict` record (the inverse, ``speedup`` recomputed from the seconds).
+
+        Raises:
+            KeyError / TypeError: not such a record.
+        """
+        fields = dict(data)
+        measured = fields.pop("measurement", None)
+        if measured is not None:
+            measured = {k: v for k, v in measured.items() if k != "speedup"}
+            fields["measurement"] = Measurement(**measured)
+        return cls(**fields)
+
 
 def torch_dtype(name: str) -> Any:
     """``"float32"`` / ``"bfloat16"`` -> the torch dtype.

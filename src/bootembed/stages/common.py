@@ -8,22 +8,28 @@ imports this module anyway, so it adds no code dependency to a stage.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bootembed.config import ConfigError, check_language
 from bootembed.data.sources import DataSources
-from bootembed.hardware import DtypeDecision, Measurement, resolve_dtype
+from bootembed.hardware import DtypeDecision, Hardware, Measurement, probe, resolve_dtype
 from bootembed.io import write_json
+from bootembed.provenance import package_versions, settings_digest
 from bootembed.strategies import STRATEGIES
+from bootembed.work import DEFAULT_ROOT
 
 __all__ = [
     "DTYPE_SECTIONS",
     "LanguageRequest",
     "StrategyRequest",
     "data_sources",
+    "dtype_cache_file",
     "language_stage",
     "stage_dtype",
     "stage_language",
@@ -33,6 +39,11 @@ __all__ = [
 
 S = TypeVar("S")
 F = TypeVar("F", bound=Callable[..., Any])
+
+logger = logging.getLogger(__name__)
+
+#: Steps that compute with the base generator (the others with the base encoder).
+_GENERATOR_STEPS = ("generator_training", "synthesis")
 
 #: Computing step of :mod:`bootembed.hardware` -> the params section whose ``dtype`` field asks for its dtype.
 DTYPE_SECTIONS: dict[str, str] = {
@@ -82,17 +93,72 @@ def stage_strategy(name: str, kind: type[S], what: str) -> S:
 def stage_dtype(params: Any, step: str, measure: Callable[[], Measurement]) -> DtypeDecision:
     """The dtype of computing ``step``, as ``<section>.dtype`` of :data:`DTYPE_SECTIONS` asks.
 
-    Where that is ``auto`` and bf16 is native, ``measure`` runs the step side by side in both dtypes first
-    (:func:`bootembed.hardware.resolve_dtype`).
+    Where that is ``auto`` and bf16 is native, ``measure`` runs the step side by side in both dtypes
+    (:func:`bootembed.hardware.resolve_dtype`) once per machine: the decision is kept in
+    ``<work root>/dtype/<step>-<key>.json`` (:func:`dtype_cache_file`) and every later stage of that step reuses it.
+    A speed measurement differs from run to run, so deciding again in every stage could train one seed in bf16 and
+    the next in float32, or resume a killed run in another dtype; with the kept decision every model of a step is
+    computed in the same dtype on a machine, and a rerun computes the same outputs.
+
+    Args:
+        params: the validated params.
+        step: one of :data:`DTYPE_SECTIONS`.
+        measure: the side-by-side measurement of the step (called at most once per machine and key).
 
     Raises:
         KeyError: ``step`` is not in :data:`DTYPE_SECTIONS`.
         ValueError: the section asks for an unknown dtype.
     """
     section = DTYPE_SECTIONS[step]
-    return resolve_dtype(
-        step, getattr(params, section).dtype, field_name=f"{section}.dtype", measure=measure
+    requested = getattr(params, section).dtype
+    field_name = f"{section}.dtype"
+    hardware = probe()
+    if requested != "auto" or not hardware.native_bf16:
+        return resolve_dtype(step, requested, field_name=field_name, hardware=hardware)
+    cache = dtype_cache_file(step, params, hardware)
+    if cache.is_file():
+        try:
+            kept = DtypeDecision.from_dict(json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s: unreadable kept dtype decision (%s): measuring again", cache, exc)
+        else:
+            logger.info("%s dtype: %s (kept in %s)", step, kept.dtype, cache)
+            return replace(kept, reason=f"{kept.reason} (measured once on this machine, kept in {cache.name})")
+    decision = resolve_dtype(
+        step, requested, field_name=field_name, hardware=hardware, measure=measure
     )
+    write_json(cache, decision.as_dict())
+    return decision
+
+
+def dtype_cache_file(step: str, params: Any, hardware: Hardware) -> Path:
+    """Where :func:`stage_dtype` keeps the ``auto`` decision of ``step`` on this machine.
+
+    The key covers the machine (:meth:`bootembed.hardware.Hardware.describe`), the torch, transformers and
+    OpenVINO versions, the base model the step computes with (``models.generator`` for generator training and
+    synthesis, ``models.encoder`` for encoder training and encoding: a fine-tuned encoder is encoded in the dtype
+    of its base, so every encoder of a comparison is scored the same way) and the step's params section (the sizes
+    the measurement runs with; its ``dtype`` and the ``seeds`` / ``save_steps`` of single runs left out).
+
+    Returns:
+        ``<BOOTEMBED_WORK_DIR or .bootembed-work>/dtype/<step>-<12 hex digits>.json``.
+    """
+    section = getattr(params, DTYPE_SECTIONS[step])
+    fields = section.model_dump(mode="json")
+    for name in ("dtype", "seeds", "save_steps"):
+        fields.pop(name, None)
+    model = params.models.generator if step in _GENERATOR_STEPS else params.models.encoder
+    key = settings_digest(
+        {
+            "step": step,
+            "hardware": hardware.describe(),
+            "versions": package_versions(("torch", "transformers", "openvino")),
+            "section": fields,
+            "model": model.model_dump(mode="json"),
+        }
+    )[:12]
+    root = Path(os.environ.get("BOOTEMBED_WORK_DIR") or DEFAULT_ROOT)
+    return root / "dtype" / f"{step}-{key}.json"
 
 
 def _documented_as(run: F, build: Callable[..., Any]) -> F:
