@@ -7,10 +7,17 @@ from typing import Any
 
 import polars as pl
 
+from bootembed import distributed
 from bootembed.encoder_training import measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
 from bootembed.provenance import record
-from bootembed.stages.common import LanguageRequest, data_sources, language_stage, stage_dtype
+from bootembed.stages.common import (
+    LanguageRequest,
+    data_sources,
+    language_stage,
+    stage_dtype,
+    stage_language,
+)
 
 __all__ = ["run"]
 
@@ -50,17 +57,18 @@ def _train(
     options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
     options["prompt"] = params.models.encoder.prompt or None
     sources = data_sources(params, request.params_path)
-    decision = stage_dtype(
-        params,
-        "encoder_training",
-        lambda: measure_dtypes(
+
+    def measure() -> Any:
+        distributed.refuse_measurement("train_encoder.dtype")
+        return measure_dtypes(
             base,
             frame,
             lambda model: quick_score(model, sources, language)[1],
             seed=seed,
             **{k: v for k, v in options.items() if k not in _RUN_ONLY},
-        ),
-    )
+        )
+
+    decision = stage_dtype(params, "encoder_training", measure)
     result = train_encoder(base, frame, out, seed=seed, dtype=decision, **options)
     return {
         "steps": result.steps,
@@ -73,4 +81,19 @@ def _train(
     }
 
 
-run = language_stage(_train)
+_run_main = language_stage(_train)
+
+
+def run(
+    params: Any, *, params_path: Path, language: str, metrics_path: Path, **options: Any
+) -> dict[str, Any]:
+    """The ``train_encoder`` stage; under ``accelerate launch`` every process trains, the main one writes."""
+    if distributed.is_main():
+        return _run_main(
+            params, params_path=params_path, language=language, metrics_path=metrics_path, **options
+        )
+    checked = stage_language(params, language, params_path)
+    return _train(LanguageRequest(params, Path(params_path), checked), **options)
+
+
+run.__doc__ = _train.__doc__
