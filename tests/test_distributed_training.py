@@ -243,3 +243,53 @@ def test_several_processes_pick_their_gpu_and_refuse_the_auto_measurement(
         ValueError, match=r"train_generator.dtype: auto .* 4 processes; set float32 or bfloat16"
     ):
         distributed.refuse_measurement("train_generator.dtype")
+
+
+@pytest.mark.parametrize(("rank", "writes"), [("0", True), ("1", False)])
+def test_stage_metrics_are_written_by_the_main_process_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rank: str, writes: bool
+) -> None:
+    """The stage wrappers under ``accelerate launch``: every process trains, only rank 0 writes the metrics."""
+    from conftest import load_default_params
+
+    from bootembed.generator_training import LoraTrainingResult
+    from bootembed.stages import train_encoder as encoder_stage
+    from bootembed.stages import train_generator as generator_stage
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", rank)
+    params = load_default_params(train_generator={"dtype": "float32"})
+    trained: list[str] = []
+
+    def fake_encoder(request, **options):  # noqa: ANN001, ANN202
+        trained.append(f"encoder {request.language}")
+        return {"steps": 1}
+
+    def fake_generator(params, base, examples, out, *, lm, dtype):  # noqa: ANN001, ANN202
+        trained.append(f"generator {out.name}")
+        return LoraTrainingResult(out, 1, 1.0, [1.0], 0.1, len(examples))
+
+    monkeypatch.setattr(encoder_stage, "_train", fake_encoder)
+    monkeypatch.setattr(generator_stage, "_train", fake_generator)
+    encoder_stage.run(
+        params,
+        params_path=REPO / "params.yaml",
+        language="hau_Latn",
+        metrics_path=tmp_path / "encoder.json",
+        base=tmp_path,
+        triplets=tmp_path / "t.parquet",
+        out=tmp_path / "enc",
+    )
+    text = tmp_path / "lm_text.jsonl"
+    text.write_text('{"prompt": "", "completion": "Ina son ruwa."}\n')
+    generator_stage.run_language_adapter(
+        params,
+        params_path=REPO / "params.yaml",
+        base=tmp_path,
+        text_path=text,
+        out=tmp_path / "lang",
+        metrics_path=tmp_path / "generator.json",
+    )
+    assert trained == ["encoder hau_Latn", "generator lang"]  # every process trains
+    assert (tmp_path / "encoder.json").exists() is writes
+    assert (tmp_path / "generator.json").exists() is writes

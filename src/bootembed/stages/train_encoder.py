@@ -10,14 +10,9 @@ import polars as pl
 from bootembed import distributed
 from bootembed.encoder_training import measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
+from bootembed.io import write_json
 from bootembed.provenance import record
-from bootembed.stages.common import (
-    LanguageRequest,
-    data_sources,
-    language_stage,
-    stage_dtype,
-    stage_language,
-)
+from bootembed.stages.common import LanguageRequest, data_sources, stage_dtype, stage_language
 
 __all__ = ["run"]
 
@@ -81,19 +76,16 @@ def _train(
     }
 
 
-_run_main = language_stage(_train)
-
-
 def run(
     params: Any, *, params_path: Path, language: str, metrics_path: Path, **options: Any
 ) -> dict[str, Any]:
-    """The ``train_encoder`` stage; under ``accelerate launch`` every process trains, the main one writes."""
-    if distributed.is_main():
-        return _run_main(
-            params, params_path=params_path, language=language, metrics_path=metrics_path, **options
-        )
+    """A :func:`bootembed.stages.common.language_stage` run whose metrics only the main process writes: under
+    ``accelerate launch`` every process trains (:mod:`bootembed.distributed`)."""
     checked = stage_language(params, language, params_path)
-    return _train(LanguageRequest(params, Path(params_path), checked), **options)
+    metrics = _train(LanguageRequest(params, Path(params_path), checked), **options)
+    if distributed.is_main():
+        write_json(metrics_path, metrics)
+    return metrics
 
 
-run.__doc__ = _train.__doc__
+run.__doc__ = f"{_train.__doc__}\n\n{run.__doc__}"
