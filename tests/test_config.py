@@ -46,6 +46,41 @@ def test_smoke_override_merges_and_validates():
     assert params.train_generator.rank == load_params(REPO / "params.yaml").train_generator.rank
 
 
+def _fields(node: object, prefix: str = "") -> set[str]:
+    if not isinstance(node, dict):
+        return {prefix}
+    return {f for key, value in node.items() for f in _fields(value, f"{prefix}{key}.")}
+
+
+def test_paper_preset_validates_with_the_reference_sizes():
+    """Issue 17: ``params.paper.yaml`` is a whole params file (same fields as params.yaml) with the reference's
+    sizes: Gemma-3-27B-it NF4 QLoRA r=8 / alpha 16 / dropout 0.05 on all linear layers; SFT lr 2e-4, 3 epochs of
+    10,000 pairs at 16 x 4, max length 512; XLM-R base, batch 512, lr 5e-5, 3 epochs."""
+    paper_raw = read_yaml(REPO / "params.paper.yaml")
+    assert _fields(paper_raw) == _fields(read_yaml(REPO / "params.yaml"))
+    paper = load_params(REPO / "params.paper.yaml")
+    g, t = paper.models.generator, paper.train_generator
+    assert (g.source, g.id) == ("hub", "google/gemma-3-27b-it") and len(g.revision) == 40
+    assert (t.quantization, t.rank, t.alpha, t.dropout, t.target_modules) == (
+        "nf4",
+        8,
+        16,
+        0.05,
+        "all-linear",
+    )
+    assert (t.learning_rate, t.batch_size, t.grad_accum, t.max_length) == (2e-4, 16, 4, 512)
+    assert paper.xllora.sft_examples == 10_000
+    assert t.max_steps == -(
+        -3 * paper.xllora.sft_examples // (t.batch_size * t.grad_accum)
+    )  # 3 epochs
+    assert t.dtype == "bfloat16"  # accelerate launch refuses the per-process auto measurement
+    e, te = paper.models.encoder, paper.train_encoder
+    assert (e.source, e.id, e.prompt) == ("hub", "FacebookAI/xlm-roberta-base", "")
+    assert (te.batch_size, te.learning_rate, te.epochs, te.max_steps) == (512, 5e-5, 3.0, None)
+    assert paper.prepare.max_anchors >= 2000 and paper.synthesize.backend == "vllm"
+    assert paper.evaluate.limit is None
+
+
 def test_every_strategy_with_settings_has_its_own_section():
     model = params_model()
     for strategy in STRATEGIES.ordered():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -430,10 +431,12 @@ def _bitsandbytes_4bit_or_skip() -> None:
         pytest.skip(f"bitsandbytes has no 4-bit kernel on this hardware: {exc}")
 
 
-def test_qlora_nf4_builds_a_4bit_base_with_trainable_lora_only(
-    tiny_model_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("quantization", ["nf4", "int8"])
+def test_qlora_builds_a_kbit_base_with_trainable_lora_only(
+    tiny_model_dir: Path, tmp_path: Path, quantization: str
 ) -> None:
-    """Issue 17: ``quantization: nf4`` is QLoRA as the reference: NF4 weights, double quantisation, LoRA on top."""
+    """Issue 17: ``nf4`` is QLoRA as the reference (NF4 weights, double quantisation, LoRA on every linear layer);
+    ``int8`` is LLM.int8 weights under the same LoRA."""
     _bitsandbytes_4bit_or_skip()
     import bitsandbytes as bnb
 
@@ -454,16 +457,27 @@ def test_qlora_nf4_builds_a_4bit_base_with_trainable_lora_only(
         precision={"bf16": False, "use_cpu": True},
         logging_steps=1,
         save_steps=10,
-        quantization="nf4",
+        quantization=quantization,
     )
     base = trainer.model.get_base_model()
-    quantized = [m for m in base.modules() if isinstance(m, bnb.nn.Linear4bit)]
-    assert quantized, "no 4-bit linear layer in the base model"
-    assert {m.weight.quant_state.quant_type for m in quantized} == {"nf4"}
-    assert all(m.weight.quant_state.nested for m in quantized)  # double quantisation
-    assert base.config.quantization_config.bnb_4bit_use_double_quant
+    kind = bnb.nn.Linear4bit if quantization == "nf4" else bnb.nn.Linear8bitLt
+    quantized = [m for m in base.modules() if isinstance(m, kind)]
+    assert quantized, f"no {kind.__name__} layer in the base model"
+    if quantization == "nf4":
+        assert {m.weight.quant_state.quant_type for m in quantized} == {"nf4"}
+        assert all(m.weight.quant_state.nested for m in quantized)  # double quantisation
+        assert base.config.quantization_config.bnb_4bit_use_double_quant
+    else:
+        assert {m.weight.dtype for m in quantized} == {torch.int8}
+        assert base.config.quantization_config.load_in_8bit
+    # LoRA sits on every quantised linear layer (all-linear), and only LoRA weights train
+    lora_wrapped = [m for m in trainer.model.modules() if hasattr(m, "lora_A") and m.lora_A]
+    assert len(lora_wrapped) == len(quantized)
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+    trainer.train()  # two optimiser steps on the k-bit base
+    assert trainer.state.global_step == 2
+    assert all(math.isfinite(h["loss"]) for h in trainer.state.log_history if "loss" in h)
 
 
 def test_qlora_nf4_adapter_trains_and_loads_on_the_full_precision_base(

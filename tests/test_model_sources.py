@@ -90,3 +90,26 @@ def test_source_params_require_revision_and_id():
         GeneratorSourceParams(source="local", id="", revision=None)
     with pytest.raises(pydantic.ValidationError, match="revision: expected a commit or tag"):
         EncoderSourceParams(source="hub", id="org/model", revision=None, prompt="")
+
+
+def test_local_generator_keeps_its_checkpoint_dtype(tiny_causal_lm: Path, tmp_path: Path):
+    """Issue 17: a bf16 checkpoint (Gemma-3-27B-it) is not doubled to float32 on disk by the ``models`` stage."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    bf16 = tmp_path / "bf16"
+    AutoModelForCausalLM.from_pretrained(tiny_causal_lm, dtype=torch.bfloat16).save_pretrained(bf16)
+    AutoTokenizer.from_pretrained(tiny_causal_lm).save_pretrained(bf16)
+    out = materialize_generator(
+        GeneratorSourceParams(source="local", id=str(bf16), revision=None), tmp_path / "g"
+    )
+    assert json.loads((out / "source.json").read_text())["dtype"] == "bfloat16"
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+    # a float32 checkpoint stays float32
+    f32 = materialize_generator(
+        GeneratorSourceParams(source="local", id=str(tiny_causal_lm), revision=None), tmp_path / "f"
+    )
+    assert json.loads((f32 / "source.json").read_text())["dtype"] == "float32"

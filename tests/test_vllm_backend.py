@@ -523,3 +523,122 @@ def test_synthesis_through_vllm_passes_the_same_checks(
     # Two shards through the same engine merge back into the unsharded output.
     shards = [synthesize_triplets(real_vllm, anchors, shard=(i, 2), **common)[0] for i in range(2)]
     assert merge_shards(anchors, shards).equals(triplets)
+
+
+# --- Ray replicas of the vLLM CPU engine (issue 17) ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_vllm_model(
+    tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """A tiny random Gemma-3 that vLLM's CPU attention takes (head size 64) and two random rank-8 LoRA adapters."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    out = tmp_path_factory.mktemp("tiny_vllm")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_causal_lm)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=64,
+        max_position_embeddings=512,
+        sliding_window=64,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(config).save_pretrained(out / "base")
+    tokenizer.save_pretrained(out / "base")
+    paths = {"base": out / "base"}
+    for seed, name in enumerate(("positive", "negative")):
+        torch.manual_seed(10 + seed)
+        model = get_peft_model(
+            Gemma3ForCausalLM.from_pretrained(out / "base"),
+            LoraConfig(r=8, lora_alpha=64, target_modules="all-linear", init_lora_weights=False),
+        )
+        model.save_pretrained(out / name)
+        paths[name] = out / name
+    return paths
+
+
+@pytest.mark.vllm
+def test_ray_replicas_of_vllm_match_one_engine(
+    tiny_vllm_model: dict[str, Path], tmp_path: Path
+) -> None:
+    """Two vLLM CPU engines as Ray actors (a local Ray instance): the rows of a run dealt over both equal those of
+    either engine generating every chunk alone (a one-engine run: the same calls, one engine), LoRA per polarity."""
+    import functools
+
+    import polars as pl
+
+    ray = pytest.importorskip("ray", reason="ray is not installed (extra: ray)")
+    from bootembed.generation.ray_pool import RayReplicas
+    from bootembed.prompts import xllora_prompt
+    from bootembed.synthesize import ChunkJob, synthesize_triplets
+
+    venv = _vllm_venv()
+    create = functools.partial(
+        vllm_backend.VLLMBackend,
+        tiny_vllm_model["base"],
+        adapters={p: tiny_vllm_model[p] for p in ("positive", "negative")},
+        dtype="float32",
+        batch_size=4,
+        max_model_len=256,
+        kv_cache_gib=1,
+        venv=venv,
+        in_process=venv is None,
+    )
+    anchors = pl.DataFrame(
+        {
+            "anchor_id": list(range(8)),
+            "anchor": [f"Premise: the cat {i} sits on the mat." for i in range(8)],
+            "language": ["hau_Latn"] * 8,
+        }
+    )
+    sampling = SamplingConfig(max_new_tokens=8, do_sample=False, seed=1)
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 2**20)
+    try:
+        with RayReplicas(create, replicas=2, gpus_per_replica=0) as engines:
+            assert engines.name == "vllm"
+            rows, stats, _ = synthesize_triplets(
+                engines,
+                anchors,
+                work_dir=tmp_path,
+                sampling=sampling,
+                generator_id="tiny",
+                chunk_size=2,
+            )
+            assert stats["chunks"] == 4 and rows["anchor_id"].to_list() == list(range(8))
+            assert (
+                rows["positive_raw"].to_list() != rows["negative_raw"].to_list()
+            )  # the adapters differ
+            jobs = [
+                ChunkJob(
+                    index=k,
+                    prompts={
+                        p: [
+                            xllora_prompt(a, p)
+                            for a in anchors["anchor"].to_list()[2 * k : 2 * k + 2]
+                        ]
+                        for p in ("positive", "negative")
+                    },
+                    adapters={"positive": "positive", "negative": "negative"},
+                    sampling=sampling,
+                )
+                for k in range(4)
+            ]
+            for actor in engines._actors:  # each engine alone, every chunk
+                alone = ray.get([actor.generate_chunk.remote(job) for job in jobs])
+                for polarity in ("positive", "negative"):
+                    assert [t for _, raw in alone for t in raw[polarity]] == rows[
+                        f"{polarity}_raw"
+                    ].to_list()
+    finally:
+        ray.shutdown()

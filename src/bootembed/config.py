@@ -213,6 +213,9 @@ class SynthesizeParams(Section):
         chunk_size: anchors per resumable chunk.
         merge_lora: transformers backend: merge each LoRA adapter into its own copy of the base weights.
         tensor_parallel_size: vLLM backend: GPUs one engine is split over.
+        replicas: engines generating whole chunks in parallel as Ray actors, each on ``tensor_parallel_size``
+            GPUs (:mod:`bootembed.generation.ray_pool`; a Ray cluster where ``RAY_ADDRESS`` is set); 1: one engine
+            in the stage's own process. Changes no output.
     """
 
     backend: str
@@ -225,6 +228,7 @@ class SynthesizeParams(Section):
     chunk_size: int = Field(ge=1, le=1_000_000)
     merge_lora: bool
     tensor_parallel_size: int = Field(ge=1, le=1024)
+    replicas: int = Field(ge=1, le=4096)
 
     @field_validator("backend")
     @classmethod

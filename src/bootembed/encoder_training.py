@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bootembed import training
+from bootembed import distributed, training
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
 from bootembed.provenance import canonical_model_files, package_versions, settings_digest
@@ -152,6 +152,11 @@ def train_encoder(
     ``training_log.json`` (loss per logging step, hyper-parameters, seed, dtype decision, library
     versions), then renamed to ``output_dir``; the work folder is removed afterwards.
 
+    Several processes (``accelerate launch`` with DDP, :mod:`bootembed.distributed`): ``batch_size`` is per
+    process and the loss gathers the embeddings of every process (``gather_across_devices``), so each anchor
+    is contrasted against ``2 x batch_size x processes`` candidates, as one process with the whole batch would
+    (the reference's batch 512 on 8 GPUs: ``batch_size: 64``); only the main process writes the model.
+
     Args:
         base_model_dir: Local sentence-transformers model folder (e.g. multilingual-e5-small).
         triplets: Table with string columns ``anchor``, ``positive``, ``negative`` (``n >= 2``
@@ -252,26 +257,34 @@ def train_encoder(
         "logging_steps": logging_steps,
         "dtype": decision.dtype,
     }
+    processes = distributed.world_size()
+    if processes > 1:
+        # per-process batches whose embeddings are gathered: 2 x batch_size x processes candidates
+        hyper_parameters["processes"] = processes
+        hyper_parameters["gather_across_devices"] = True
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work, checkpoint = training.training_work(
-        "train_encoder",
-        output_dir,
-        base_model_dir,
-        {
-            "triplets": settings_digest({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS}),
-            "hyper_parameters": hyper_parameters,
-            "seed": seed,
-            "save_steps": save_steps,
-        },
-        work_root,
-    )
+    with distributed.main_first():
+        work, checkpoint = training.training_work(
+            "train_encoder",
+            output_dir,
+            base_model_dir,
+            {
+                "triplets": settings_digest(
+                    {c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS}
+                ),
+                "hyper_parameters": hyper_parameters,
+                "seed": seed,
+                "save_steps": save_steps,
+            },
+            work_root,
+        )
     set_seed(seed)
     logger.info("Loading base encoder from %s", base_model_dir)
     model = SentenceTransformer(str(base_model_dir))
     model.max_seq_length = max_seq_length
     if freeze_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
-    loss = MultipleNegativesRankingLoss(model, scale=scale)
+    loss = MultipleNegativesRankingLoss(model, scale=scale, gather_across_devices=processes > 1)
     train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS})
     logger.info(
         "Training encoder on %d triplets (%s: %s)%s: %s",
@@ -330,26 +343,28 @@ def train_encoder(
         seconds / max(steps, 1),
         train_loss,
     )
-    with atomic_dir(output_dir) as model_tmp:
-        model.save(str(model_tmp))
-        canonical_model_files(model_tmp)
-        write_json(
-            model_tmp / TRAINING_LOG_NAME,
-            {
-                "method": "MultipleNegativesRankingLoss (in-batch + hard negative), arXiv 2603.01732",
-                "base_model_dir": str(base_model_dir),
-                "num_triplets": data.height,
-                "steps": steps,
-                "train_loss": train_loss,
-                **training.run_record(seconds, steps, checkpoint, seed),
-                "hyper_parameters": hyper_parameters,
-                "dtype": decision.as_dict(),
-                "losses": losses,
-                "model_prompts": dict(model.prompts),
-                "versions": package_versions(),
-            },
-        )
-    work.remove()
+    if distributed.is_main():  # DDP keeps a full replica in every process: the main one writes it
+        with atomic_dir(output_dir) as model_tmp:
+            model.save(str(model_tmp))
+            canonical_model_files(model_tmp)
+            write_json(
+                model_tmp / TRAINING_LOG_NAME,
+                {
+                    "method": "MultipleNegativesRankingLoss (in-batch + hard negative), arXiv 2603.01732",
+                    "base_model_dir": str(base_model_dir),
+                    "num_triplets": data.height,
+                    "steps": steps,
+                    "train_loss": train_loss,
+                    **training.run_record(seconds, steps, checkpoint, seed),
+                    "hyper_parameters": hyper_parameters,
+                    "dtype": decision.as_dict(),
+                    "losses": losses,
+                    "model_prompts": dict(model.prompts),
+                    "versions": package_versions(),
+                },
+            )
+        work.remove()
+    distributed.barrier()
     logger.info("Saved fine-tuned encoder to %s", output_dir)
     return EncoderTrainingResult(
         model_dir=output_dir,

@@ -15,10 +15,15 @@ after an interruption skips finished chunks, so no anchor is generated twice and
 discards the old parts (with a log line naming the change), so settings never mix. The parts are removed only
 after the stage's outputs and metrics are written.
 
-Sharding (data parallelism): the same chunks are dealt round-robin to N shards (chunk ``k`` goes to shard
-``k mod N``). Every chunk is generated with exactly the prompts, batches and seeds it gets in an unsharded run, so
-:func:`merge_shards` of the N shard outputs equals the unsharded output row for row (same backend, same hardware).
-Shards can run as DVC matrix stages or ``dvc queue`` workers, one engine (GPU set) each.
+Data parallelism, two ways, both on whole chunks: every chunk is generated with exactly the prompts, batches and
+seeds it gets in a one-engine run, so the output equals that run's row for row (same backend, same hardware):
+
+* Ray (:class:`bootembed.generation.ray_pool.RayReplicas`, ``synthesize.replicas > 1``): N copies of the engine as
+  Ray actors on the GPUs (and machines) of a Ray cluster; this process deals out the unfinished chunks and writes
+  each part as it comes back, into the same work folder a one-engine run uses, so a run resumes in either mode;
+* shards: the same chunks are dealt round-robin to N shards (chunk ``k`` goes to shard ``k mod N``), each run as
+  its own process (DVC matrix stages or ``dvc queue`` workers, one engine each); :func:`merge_shards` of the N shard
+  outputs equals the unsharded output.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from tqdm.auto import tqdm
@@ -48,7 +54,9 @@ from bootembed.work import WorkDir
 
 __all__ = [
     "TRIPLET_SCHEMA",
+    "ChunkJob",
     "fingerprint",
+    "generate_chunk",
     "measure_dtypes",
     "merge_shards",
     "parse_shard",
@@ -128,6 +136,47 @@ def merge_shards(anchors: pl.DataFrame, shards: list[pl.DataFrame]) -> pl.DataFr
     return merged.join(order, on="anchor_id").sort("_order").drop("_order")
 
 
+@dataclass(frozen=True)
+class ChunkJob:
+    """One chunk of a synthesis run: what an engine needs to generate it, and nothing else.
+
+    Attributes:
+        index: the chunk's position among all chunks of the run (``k``: anchors ``k * chunk_size ...``).
+        prompts: polarity -> the chunk's prompts, in anchor order.
+        adapters: polarity -> adapter name (``None``: the base model).
+        sampling: the decoding settings.
+    """
+
+    index: int
+    prompts: Mapping[str, Sequence[str]]
+    adapters: Mapping[str, str | None]
+    sampling: SamplingConfig
+
+
+def generate_chunk(backend: GenerationBackend, job: ChunkJob) -> dict[str, list[str]]:
+    """Generate one chunk: one ``backend.generate`` call per polarity, in :data:`POLARITIES` order.
+
+    Returns:
+        polarity -> the raw continuations, in prompt order.
+    """
+    return {
+        polarity: backend.generate(
+            list(job.prompts[polarity]), adapter=job.adapters[polarity], sampling=job.sampling
+        )
+        for polarity in POLARITIES
+    }
+
+
+def _run_chunks(engine: Any, jobs: list[ChunkJob]) -> Iterator[tuple[int, dict[str, list[str]]]]:
+    """``(chunk index, raw continuations)`` for every job: by the engine's own ``generate_chunks`` (several
+    replicas, in completion order) or one after another with :func:`generate_chunk`."""
+    if hasattr(engine, "generate_chunks"):
+        yield from engine.generate_chunks(jobs)
+        return
+    for job in jobs:
+        yield job.index, generate_chunk(engine, job)
+
+
 def _read_part(path: Path, expected_ids: list[int]) -> pl.DataFrame | None:
     try:
         frame = pl.read_parquet(path)
@@ -141,7 +190,7 @@ def _read_part(path: Path, expected_ids: list[int]) -> pl.DataFrame | None:
 
 
 def synthesize_triplets(
-    backend: GenerationBackend,
+    backend: Any,
     anchors: pl.DataFrame,
     *,
     work_dir: str | Path | None,
@@ -167,7 +216,9 @@ def synthesize_triplets(
     resumed.
 
     Args:
-        backend: a loaded generation backend.
+        backend: a loaded :class:`GenerationBackend`, or replicas of one that generate whole chunks in parallel
+            (:class:`bootembed.generation.ray_pool.RayReplicas`: ``name``, ``settings()`` and
+            ``generate_chunks(jobs)``); the manifest, rows and resumable parts are the same either way.
         anchors: frame with ``anchor_id`` (unique int), ``anchor`` and ``language`` columns (N rows).
         work_dir: root of the resumable work folders (outside the stage's DVC outputs).
         sampling: decoding settings (its seed is recorded in every row).
@@ -234,27 +285,32 @@ def synthesize_triplets(
     parts_dir = work.path
     starts = list(range(0, len(rows), chunk_size))
     chunks = [rows[i : i + chunk_size] for i in starts]
-    frames: list[pl.DataFrame] = []
+    frames: dict[int, pl.DataFrame] = {}
     resumed = 0
     fresh_rows = 0
     start = time.perf_counter()
     mine = [k for k in range(len(chunks)) if k % shard_count == shard_index]
-    for index in tqdm(mine, desc=f"synthesize[{strategy}]", unit="chunk"):
-        chunk = chunks[index]
+    jobs: list[ChunkJob] = []
+    for index in mine:
         part = parts_dir / f"part-{index:05d}.parquet"
-        ids = [r["anchor_id"] for r in chunk]
+        ids = [r["anchor_id"] for r in chunks[index]]
         if part.exists() and (frame := _read_part(part, ids)) is not None:
-            frames.append(frame)
+            frames[index] = frame
             resumed += 1
             continue
-        raw: dict[str, list[str]] = {}
-        first = starts[index]
-        for polarity in POLARITIES:
-            raw[polarity] = backend.generate(
-                prompts[polarity][first : first + len(chunk)],
-                adapter=adapters[polarity],
+        first, size = starts[index], len(chunks[index])
+        jobs.append(
+            ChunkJob(
+                index=index,
+                prompts={p: prompts[p][first : first + size] for p in POLARITIES},
+                adapters=adapters,
                 sampling=sampling,
             )
+        )
+    progress = tqdm(total=len(mine), initial=resumed, desc=f"synthesize[{strategy}]", unit="chunk")
+    for index, raw in _run_chunks(backend, jobs):
+        chunk = chunks[index]
+        ids = [r["anchor_id"] for r in chunk]
         frame = pl.DataFrame(
             {
                 "anchor_id": ids,
@@ -271,11 +327,19 @@ def synthesize_triplets(
             },
             schema=TRIPLET_SCHEMA,
         )
-        write_parquet(part, frame)
-        frames.append(frame)
+        write_parquet(parts_dir / f"part-{index:05d}.parquet", frame)
+        frames[index] = frame
         fresh_rows += frame.height
+        progress.update(1)
+    progress.close()
     seconds = time.perf_counter() - start
-    triplets = pl.concat(frames) if frames else pl.DataFrame(schema=TRIPLET_SCHEMA)
+    if set(frames) != set(mine):
+        raise RuntimeError(
+            f"synthesize: chunks {sorted(set(mine) - set(frames))[:10]} were not generated"
+        )
+    triplets = (
+        pl.concat([frames[k] for k in mine]) if frames else pl.DataFrame(schema=TRIPLET_SCHEMA)
+    )
     stats = {
         "anchors": float(triplets.height),
         "chunks": float(len(mine)),

@@ -10,10 +10,11 @@ Decoding matches :class:`bootembed.generation.transformers_backend.TransformersB
 :func:`bootembed.generation.vllm_worker.sampling_kwargs`): greedy = temperature 0, stop at EOS or a newline token
 (kept in the text), at least one new token, per-prompt seeds ``seed + i`` when sampling.
 
-Scale-out: ``tensor_parallel_size`` splits one engine over several GPUs; data parallelism is anchor sharding
-(:func:`bootembed.synthesize.synthesize_triplets` ``shard``): one engine per shard, each on its own GPUs
-(``CUDA_VISIBLE_DEVICES``), run as DVC matrix stages or ``dvc queue`` workers, merged exactly by
-:func:`bootembed.synthesize.merge_shards`.
+Scale-out: ``tensor_parallel_size`` splits one engine over several GPUs; data parallelism is several engines as Ray
+actors (``synthesize.replicas``, :class:`bootembed.generation.ray_pool.RayReplicas`: whole chunks dealt to whichever
+engine is free, each engine serving every adapter with per-request ``LoRARequest``), or anchor sharding
+(:func:`bootembed.synthesize.synthesize_triplets` ``shard``, merged exactly by
+:func:`bootembed.synthesize.merge_shards`).
 """
 
 from __future__ import annotations

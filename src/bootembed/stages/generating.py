@@ -4,6 +4,7 @@ the resumable generation run itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from bootembed.synthesize import measure_dtypes as measure_synthesis
 from bootembed.synthesize import synthesize_triplets
 from bootembed.work import WorkDir
 
-__all__ = ["backend", "generate", "sampling", "synthesis_dtype", "weight_digests"]
+__all__ = ["backend", "engines", "generate", "sampling", "synthesis_dtype", "weight_digests"]
 
 
 def sampling(params: Any) -> SamplingConfig:
@@ -38,15 +39,40 @@ def backend(
     params: Any, base: Path, adapters: Mapping[str, Path] | None, dtype: str
 ) -> GenerationBackend:
     """The generation backend of ``params.synthesize`` with the resolved ``dtype``."""
+    return _factory(params, base, adapters, dtype)()
+
+
+def _factory(
+    params: Any, base: Path, adapters: Mapping[str, Path] | None, dtype: str
+) -> Callable[[], GenerationBackend]:
+    """A picklable ``() -> backend`` of ``params.synthesize`` (plain arguments: Ray ships it to its actors)."""
     s = params.synthesize
-    return make_backend(
+    return functools.partial(
+        make_backend,
         s.backend,
         base,
-        adapters=adapters,
+        adapters=dict(adapters) if adapters is not None else None,
         dtype=dtype,
         batch_size=s.batch_size,
         merge_lora=s.merge_lora,
         tensor_parallel_size=s.tensor_parallel_size,
+    )
+
+
+def engines(params: Any, base: Path, adapters: Mapping[str, Path] | None, dtype: str) -> Any:
+    """The engine(s) of a generating stage: one backend, or ``synthesize.replicas`` of them on Ray
+    (:class:`bootembed.generation.ray_pool.RayReplicas`, each on ``tensor_parallel_size`` GPUs where CUDA is here)."""
+    s = params.synthesize
+    if s.replicas == 1:
+        return backend(params, base, adapters, dtype)
+    import torch
+
+    from bootembed.generation.ray_pool import RayReplicas
+
+    return RayReplicas(
+        _factory(params, base, adapters, dtype),
+        replicas=s.replicas,
+        gpus_per_replica=s.tensor_parallel_size if torch.cuda.is_available() else 0,
     )
 
 
@@ -121,7 +147,7 @@ def generate(
     dtype = synthesis_dtype(
         params, base, adapter_dirs, [build(row, POLARITIES[0]) for row in first], adapter=adapter
     )
-    with backend(params, base, adapter_dirs, dtype.dtype) as engine:
+    with engines(params, base, adapter_dirs, dtype.dtype) as engine:
         rows, stats, work = synthesize_triplets(
             engine,
             anchors,

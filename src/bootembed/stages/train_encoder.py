@@ -7,10 +7,12 @@ from typing import Any
 
 import polars as pl
 
+from bootembed import distributed
 from bootembed.encoder_training import measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
+from bootembed.io import write_json
 from bootembed.provenance import record
-from bootembed.stages.common import LanguageRequest, data_sources, language_stage, stage_dtype
+from bootembed.stages.common import LanguageRequest, data_sources, stage_dtype, stage_language
 
 __all__ = ["run"]
 
@@ -50,17 +52,18 @@ def _train(
     options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
     options["prompt"] = params.models.encoder.prompt or None
     sources = data_sources(params, request.params_path)
-    decision = stage_dtype(
-        params,
-        "encoder_training",
-        lambda: measure_dtypes(
+
+    def measure() -> Any:
+        distributed.refuse_measurement("train_encoder.dtype")
+        return measure_dtypes(
             base,
             frame,
             lambda model: quick_score(model, sources, language)[1],
             seed=seed,
             **{k: v for k, v in options.items() if k not in _RUN_ONLY},
-        ),
-    )
+        )
+
+    decision = stage_dtype(params, "encoder_training", measure)
     result = train_encoder(base, frame, out, seed=seed, dtype=decision, **options)
     return {
         "steps": result.steps,
@@ -73,4 +76,16 @@ def _train(
     }
 
 
-run = language_stage(_train)
+def run(
+    params: Any, *, params_path: Path, language: str, metrics_path: Path, **options: Any
+) -> dict[str, Any]:
+    """A :func:`bootembed.stages.common.language_stage` run whose metrics only the main process writes: under
+    ``accelerate launch`` every process trains (:mod:`bootembed.distributed`)."""
+    checked = stage_language(params, language, params_path)
+    metrics = _train(LanguageRequest(params, Path(params_path), checked), **options)
+    if distributed.is_main():
+        write_json(metrics_path, metrics)
+    return metrics
+
+
+run.__doc__ = f"{_train.__doc__}\n\n{run.__doc__}"

@@ -1,4 +1,8 @@
-"""The generator-training stages: LoRA SFT of positive / negative generators and of language adapters."""
+"""The generator-training stages: LoRA SFT of positive / negative generators and of language adapters.
+
+Under ``accelerate launch`` every process runs the stage; only the main one writes the metrics
+(:mod:`bootembed.distributed`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bootembed import distributed
 from bootembed.generator_training import LoraTrainingResult, measure_dtypes, train_lora_adapter
 from bootembed.hardware import DtypeDecision
 from bootembed.io import read_jsonl, write_json
@@ -37,13 +42,14 @@ def _lora_settings(p: Any) -> dict[str, Any]:
 
 def dtype_decision(params: Any, base: Path, examples: list[dict[str, str]]) -> DtypeDecision:
     """The ``generator_training`` dtype of ``params``; where bf16 is native, measured on ``examples`` first."""
-    return stage_dtype(
-        params,
-        "generator_training",
-        lambda: measure_dtypes(
+
+    def measure() -> Any:
+        distributed.refuse_measurement("train_generator.dtype")
+        return measure_dtypes(
             base, examples, seed=params.seed, **_lora_settings(params.train_generator)
-        ),
-    )
+        )
+
+    return stage_dtype(params, "generator_training", measure)
 
 
 def _train(
@@ -107,7 +113,8 @@ def run_generators(
         metrics[polarity] = _summary(
             _train(params, base, examples[polarity], out_dir / polarity, lm=False, dtype=decision)
         )
-    write_json(metrics_path, metrics)
+    if distributed.is_main():
+        write_json(metrics_path, metrics)
     return metrics
 
 
@@ -121,5 +128,6 @@ def run_language_adapter(
         **record(seed=params.seed, dtypes=[decision]),
         **_summary(_train(params, base, examples, out, lm=True, dtype=decision)),
     }
-    write_json(metrics_path, metrics)
+    if distributed.is_main():
+        write_json(metrics_path, metrics)
     return metrics
