@@ -63,8 +63,16 @@ ROWS = [
     (ANCHOR, None, "Babu yaro da yake wasa a yau."),  # 1 unparseable
     (ANCHOR, "Yara suna wasa a waje.", "   "),  # 2 empty
     (ANCHOR, "Yara suna wasa a", "Babu yaro."),  # 3 truncated
-    (ANCHOR, "yara suna wasa a filin makaranta da safe", "The children sleep."),  # 4 truncated first
-    (ANCHOR, "Yara suna wasa a filin makaranta da safe!", "The children sleep."),  # 5 copy before language
+    (
+        ANCHOR,
+        "yara suna wasa a filin makaranta da safe",
+        "The children sleep.",
+    ),  # 4 truncated first
+    (
+        ANCHOR,
+        "Yara suna wasa a filin makaranta da safe!",
+        "The children sleep.",
+    ),  # 5 copy before language
     (ANCHOR, "The children are playing outside.", "No child is playing today."),  # 6 wrong_language
     GOOD,  # 7 duplicate
     (
@@ -252,7 +260,9 @@ def test_filter_stage_writes_triplets_report_and_sample(
     out, metrics = tmp_path / "out" / "icl.parquet", tmp_path / "m" / "icl.json"
     with torch_threads(1):
         report = run(
-            _stage_params(consistency={"margin": -2.0}),  # a random encoder: embed every row, drop none
+            _stage_params(
+                consistency={"margin": -2.0}
+            ),  # a random encoder: embed every row, drop none
             params_path=Path("params.yaml"),
             language=HAU,
             metrics_path=metrics,
@@ -305,6 +315,22 @@ def test_filter_stage_reports_before_failing_on_too_few_rows(tmp_path: Path) -> 
         )
     assert json.loads(metrics.read_text())["filter"]["unparseable"] == 1
     assert not (tmp_path / "out.parquet").exists()
+    # a column of the wrong type: every row counted as unparseable, the report written, one clear error
+    wrong = tmp_path / "wrong.parquet"
+    pl.DataFrame(
+        {"anchor": ["a b."] * 3, "positive": [1, 2, 3], "negative": ["c d."] * 3, "strategy": "icl"}
+    ).write_parquet(wrong)
+    with pytest.raises(DataError, match="got 0"):
+        run(
+            _stage_params(consistency={"enabled": False}),
+            params_path=Path("params.yaml"),
+            language=HAU,
+            metrics_path=metrics,
+            triplets=wrong,
+            out=tmp_path / "out.parquet",
+        )
+    report = json.loads(metrics.read_text())
+    assert report["filter"]["unparseable"] == 3 and report["diagnostics"]["rows"] == 3
     with pytest.raises(ValueError, match=r"filter\.consistency: needs the base encoder"):
         run(
             _stage_params(),

@@ -49,6 +49,16 @@ def _read(triplets: Path) -> tuple[pl.DataFrame, Any]:
     return frame, STRATEGIES.get(strategies[0])
 
 
+def _texts_only(frame: pl.DataFrame) -> pl.DataFrame:
+    """The triplet columns with every value that is not a string as null (the diagnostics read text only)."""
+    return pl.DataFrame(
+        {
+            c: pl.Series(c, [v if isinstance(v, str) else None for v in frame[c]], dtype=pl.String)
+            for c in ("anchor", "positive", "negative")
+        }
+    )
+
+
 def run(
     params: Any,  # noqa: ANN401 - bootembed.config.Params
     *,
@@ -109,7 +119,9 @@ def run(
         if "missing column" in str(exc):
             raise DataError(triplets, "anchor, positive and negative columns") from None
         raise
-    diagnostics = triplet_diagnostics(frame, positive_language=target, negative_language=target)
+    diagnostics = triplet_diagnostics(
+        _texts_only(frame), positive_language=target, negative_language=target
+    )
     dropped = dropped or metrics_path.with_name(f"{metrics_path.stem}-dropped.parquet")
     write_parquet(dropped, result.dropped_sample(chain_params.samples, params.seed))
     report = {
