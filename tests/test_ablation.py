@@ -147,3 +147,42 @@ def test_report_stage_writes_the_ablation(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "ablation.json").read_text())["languages"] == {}
     with pytest.raises(Exception, match=r"icl/mined/seed1/items\.json"):
         collect_ablation(params(["unfiltered", "mined"]), tmp_path / "results", {lang: {"icl": []}})
+
+
+def test_dvc_renders_no_ablation_stage_by_default(tmp_path: Path) -> None:
+    """``filter.ablation: []`` (params.yaml) gives DVC matrices over an empty list: no stage, so the default
+    ``dvc repro`` trains no extra encoder; a non-empty list adds one stage per variant, strategy, language (, seed)."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import REPO
+
+    def stages(ablation: list[str]) -> list[str]:
+        repo = tmp_path / "-".join(ablation or ["none"])
+        repo.mkdir()
+        shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
+        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        assert params["filter"]["ablation"] == []  # the default
+        params["filter"]["ablation"] = ablation
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        dvc = [sys.executable, "-m", "dvc"]
+        subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=repo, check=True)
+        out = subprocess.run(
+            [*dvc, "stage", "list", "--name-only"],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return out.split()
+
+    default = stages([])
+    assert "report" in default and not [s for s in default if "ablation" in s]
+    both = [s for s in stages(["unfiltered", "mined"]) if "ablation" in s]
+    seeds = len(yaml.safe_load((REPO / "params.yaml").read_text())["train_encoder"]["seeds"])
+    assert len(both) == 2 * 3 * (
+        1 + 2 * seeds
+    )  # variants x synthetic strategies x (filter + seeds x 2)
+    assert "train_encoder_ablation@mined-icl-hau_Latn-42" in both

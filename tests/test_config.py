@@ -170,7 +170,7 @@ _DELETE = object()
         ("mining.sampling_strategy", "bottom", "params.yaml: mining.sampling_strategy: expected"),
         (
             "mining.range_min",
-            50,
+            1000,
             "params.yaml: mining: range_max: expected >= range_min + num_negatives",
         ),
         ("mining", _DELETE, "params.yaml: mining: required field missing"),

@@ -279,6 +279,7 @@ def test_filter_stage_writes_triplets_report_and_sample(
     assert written["variant"] == "filtered" and written["output_language"] == HAU
     assert [s["name"] for s in written["chain"]][:3] == ["readable", "structure", "copying"]
     assert written["diagnostics"]["rows"] == 9
+    assert written["diagnostics_kept"]["rows"] == counts["rows_out"]
     kept = pl.read_parquet(out)
     assert kept.height == counts["rows_out"]
     dropped = pl.read_parquet(metrics.with_name("icl-dropped.parquet"))
@@ -347,3 +348,17 @@ def test_cli_variants_are_the_ablation_variants() -> None:
 
     option = next(p for p in main.commands["filter"].params if p.name == "variant")
     assert tuple(option.type.choices) == ABLATION_VARIANTS
+
+
+def test_raw_generations_reach_the_structure_step() -> None:
+    row = (ANCHOR, "Yara suna wasa a waje", "Babu yaro da yake wasa a yau")
+    params = _params(consistency={"enabled": False})
+    assert run_chain(_frame([row]), params, _context()).reasons == ["truncated"]
+    raw = _frame(
+        [row],
+        positive_raw=pl.lit(" Yara suna wasa a waje\n"),
+        negative_raw=pl.lit(" Babu yaro da yake wasa a yau\n"),
+    )
+    result = run_chain(raw, params, _context())
+    assert result.reasons == [None]
+    assert result.kept["negative_raw"].to_list() == [" Babu yaro da yake wasa a yau\n"]

@@ -86,12 +86,28 @@ def test_structure_drops_truncated_short_long_and_repetitive_outputs() -> None:
         ),  # kept (Afrikaans)
         (anchor, "The children are playing outside.", 'He said: "Nobody is playing."'),  # kept
         (anchor, "Yara suna wasa a", "Babu yaro da yake wasa a yau."),  # truncated (Hausa, cut off)
-        (anchor, "Yara suna wasa a waje.", "Geen kind speel vandag"),  # truncated (Afrikaans negative)
+        (
+            anchor,
+            "Yara suna wasa a waje.",
+            "Geen kind speel vandag",
+        ),  # truncated (Afrikaans negative)
         (anchor, "Yes.", "Babu yaro da yake wasa a yau."),  # too_short (one word)
-        (anchor, " ".join(["yara"] * 3 + [f"w{i}" for i in range(70)]) + ".", "Babu yaro."),  # too_long
-        (anchor, "wani wani wani wani wani.", "Babu yaro da yake wasa a yau."),  # repetitive (Hausa)
+        (
+            anchor,
+            " ".join(["yara"] * 3 + [f"w{i}" for i in range(70)]) + ".",
+            "Babu yaro.",
+        ),  # too_long
+        (
+            anchor,
+            "wani wani wani wani wani.",
+            "Babu yaro da yake wasa a yau.",
+        ),  # repetitive (Hausa)
         (anchor, "Yara suna wasa a waje.", "baie baie baie baie."),  # repetitive (Afrikaans)
-        (anchor, "The the the children the the the children.", "No child is playing."),  # repetitive
+        (
+            anchor,
+            "The the the children the the the children.",
+            "No child is playing.",
+        ),  # repetitive
     ]
     result = _apply("structure", triplets)
     assert result.reasons == [
@@ -113,10 +129,33 @@ def test_structure_drops_truncated_short_long_and_repetitive_outputs() -> None:
         min_words=1,
         min_chars=1,
         max_words=1000,
-        require_end_punctuation=False,
+        detect_truncation=False,
         max_repeated_ngram_share=1.0,
     )
     assert lenient.reasons == [None] * len(triplets)
+
+
+def test_truncation_reads_the_raw_generation() -> None:
+    """A SICK-style hypothesis without a period is complete when its generation stopped at a newline."""
+    anchor = "Yara suna wasa a filin makaranta da safe."
+    rows = Rows(
+        anchor=(anchor, anchor, anchor),
+        positive=("A man is playing the flute", "Yara suna wasa a", "Die kinders speel buite"),
+        negatives=(("Nobody is playing music",), ("Babu yaro.",), ("Geen kind speel nie.",)),
+        positive_raw=(
+            " A man is playing the flute\n",
+            " Yara suna wasa a",
+            " Die kinders speel buite",
+        ),
+        negative_raw=(" Nobody is playing music\n\n", " Babu yaro.\n", None),
+    )
+    context = FilterContext(language=HAU, output_language=HAU)
+    step, section = FILTERS.get("structure"), _section("structure")
+    assert step.apply(rows, section, context).reasons == [None, "truncated", "truncated"]
+    without_raw = Rows(rows.anchor, rows.positive, rows.negatives)
+    assert step.apply(without_raw, section, context).reasons == ["truncated"] * 3
+    off = _section("structure", detect_truncation=False)
+    assert step.apply(without_raw, off, context).reasons == [None] * 3
 
 
 def test_truncation_and_repetition_rules() -> None:
@@ -148,11 +187,23 @@ def test_copying_drops_copies_with_the_shared_normaliser() -> None:
     hau = "Mutumin yana karanta littafi a gida."
     afr = "Die man lees 'n boek by die huis."
     triplets = [
-        (hau, "Mutum yana karatu.", "Mutumin yana barci a kasuwa."),  # kept: one-word change is a hard neg
+        (
+            hau,
+            "Mutum yana karatu.",
+            "Mutumin yana barci a kasuwa.",
+        ),  # kept: one-word change is a hard neg
         (afr, "Die man lees.", "Die man slaap by die mark."),  # kept
-        (hau, "mutumin YANA karanta littafi a gida", "Mutumin yana barci."),  # copy: case + punctuation
+        (
+            hau,
+            "mutumin YANA karanta littafi a gida",
+            "Mutumin yana barci.",
+        ),  # copy: case + punctuation
         (afr, "Die man lees 'n boek by die huis!", "Die man slaap."),  # copy: punctuation only
-        (hau, "Mutum yana karatu.", "Mutumin yana karanta littafi a gidan."),  # near-copy (Dice 0.83)
+        (
+            hau,
+            "Mutum yana karatu.",
+            "Mutumin yana karanta littafi a gidan.",
+        ),  # near-copy (Dice 0.83)
         ("A man reads a book at home.", "A man reads.", "A man reads."),  # positive = negative
         ("A man reads a book at home.", "A man reads!", "a man READS"),  # = after normalising
     ]
@@ -193,8 +244,16 @@ def test_language_drops_outputs_in_another_language() -> None:
         (hau_anchor, "Yara suna wasa a waje.", "Babu yaro da yake wasa a yau."),  # Hausa: kept
         (hau_anchor, "The children are playing outside.", "No child is playing today."),  # English
         (hau_anchor, "Yara suna wasa a waje.", "Geen kind speel vandag nie."),  # Afrikaans negative
-        (hau_anchor, "Mutum yana karatu a gida.", "Babu yaro da yake wasa a yau."),  # CLD3: Corsican, p 0.71
-        (hau_anchor, "Yara 12 da 13.", "Babu yaro da yake wasa a yau."),  # short: undetermined or unsure
+        (
+            hau_anchor,
+            "Mutum yana karatu a gida.",
+            "Babu yaro da yake wasa a yau.",
+        ),  # CLD3: Corsican, p 0.71
+        (
+            hau_anchor,
+            "Yara 12 da 13.",
+            "Babu yaro da yake wasa a yau.",
+        ),  # short: undetermined or unsure
     ]
     result = _apply("language", triplets)
     assert result.reasons == [None, "wrong_language", "wrong_language", None, None]
@@ -226,10 +285,22 @@ def test_duplicates_exact_and_near() -> None:
     triplets = [
         (a1, "Gwamnati ta taimaka wa manoma.", "Gwamnati ba ta yi komai ba."),  # kept (first)
         (a2, "Die regering help boere.", "Die regering doen niks."),  # kept (another)
-        (a1.upper(), "gwamnati ta taimaka wa manoma", "Gwamnati ba ta yi komai ba!"),  # exact (normalised)
-        (a1.replace("wannan", "wancan"), "Gwamnati ta taimaka wa manoma.", "Gwamnati ba ta yi komai ba."),
+        (
+            a1.upper(),
+            "gwamnati ta taimaka wa manoma",
+            "Gwamnati ba ta yi komai ba!",
+        ),  # exact (normalised)
+        (
+            a1.replace("wannan", "wancan"),
+            "Gwamnati ta taimaka wa manoma.",
+            "Gwamnati ba ta yi komai ba.",
+        ),
         (a2, "Die regering help boere.", "Die regering doen fokol."),  # near (one word)
-        ("Mutumin yana karanta littafi a gida.", "Mutum yana karatu.", "Mutumin yana barci."),  # kept
+        (
+            "Mutumin yana karanta littafi a gida.",
+            "Mutum yana karatu.",
+            "Mutumin yana barci.",
+        ),  # kept
     ]
     result = _apply("duplicates", triplets)
     assert result.reasons == [None, None, "duplicate", "near_duplicate", "near_duplicate", None]
@@ -270,7 +341,11 @@ def test_consistency_keeps_positives_closer_than_negatives() -> None:
     triplets = [
         (anchor, "Mace tana girki.", "Babu wanda yake girki a gidan nan."),  # kept
         (anchor, "Babu wanda yake girki a gidan nan.", "Mace tana girki."),  # swapped: inconsistent
-        (anchor, "Mace tana girki.", ("Babu wanda yake girki a gidan nan.", "Mace tana girki a gida.")),
+        (
+            anchor,
+            "Mace tana girki.",
+            ("Babu wanda yake girki a gidan nan.", "Mace tana girki a gida."),
+        ),
     ]
     result = _apply("consistency", triplets, context, margin=0.0)
     assert result.reasons == [None, "inconsistent", None]

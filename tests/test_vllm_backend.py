@@ -517,7 +517,9 @@ def test_synthesis_through_vllm_passes_the_same_checks(
     assert triplets["anchor_id"].to_list() == list(range(12))
     assert set(triplets["backend"]) == {"vllm"}
     assert stats["generations"] == 24
-    chain = load_default_params().filter  # the chain without the encoder step (no encoder loaded here)
+    chain = (
+        load_default_params().filter
+    )  # the chain without the encoder step (no encoder loaded here)
     chain = chain.model_copy(
         update={"consistency": chain.consistency.model_copy(update={"enabled": False})}
     )

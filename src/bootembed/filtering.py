@@ -169,6 +169,12 @@ def run_chain(frame: pl.DataFrame, params: Any, context: FilterContext) -> Chain
         )
     n = frame.height
     columns = {c: frame[c].to_list() for c in _FIELDS}
+    raw = {
+        c: [v if isinstance(v, str) else None for v in frame[f"{c}_raw"].to_list()]
+        if f"{c}_raw" in frame.columns
+        else [None] * n
+        for c in ("positive", "negative")
+    }
     reasons: list[str | None] = [
         _readable(a, p, g)
         for a, p, g in zip(columns["anchor"], columns["positive"], columns["negative"], strict=True)
@@ -200,6 +206,8 @@ def run_chain(frame: pl.DataFrame, params: Any, context: FilterContext) -> Chain
             anchor=tuple(columns["anchor"][i] for i in alive),
             positive=tuple(columns["positive"][i] for i in alive),
             negatives=tuple(negatives[i] for i in alive),
+            positive_raw=tuple(raw["positive"][i] for i in alive),
+            negative_raw=tuple(raw["negative"][i] for i in alive),
         )
         result = step.apply(rows, section, context)
         if len(result.reasons) != len(alive) or any(

@@ -131,9 +131,7 @@ def _evaluate(
     """The ``evaluate`` stage of encoder ``model``, reported as ``label`` (``base`` or the strategy); a fine-tuned
     encoder's files go under ``<label>/seed<seed>``."""
     where = f"{label}/seed{seed}" if seed is not None else label
-    train_seed = (
-        f" --train-seed {seed}" if seed is not None else ""
-    )  # label/seed<N>: strategy[/variant]/seed<N>
+    train_seed = f" --train-seed {seed}" if seed is not None else ""
     return _spec(
         name,
         f"evaluate --language {_L} --model {model} --name {label}{train_seed}",
@@ -213,9 +211,9 @@ def _head() -> list[StageSpec]:
     ]
 
 
-#: Parameters of the filter chain's stages: the chain's own fields and one section per step of the filter registry
-#: (``filter.ablation`` is left out: adding an ablation variant does not rerun the filter).
 def _filter_params() -> tuple[str, ...]:
+    """Params of the filter chain's stages: the chain's own fields and one section per step of the filter registry
+    (``filter.ablation`` is left out: adding an ablation variant does not rerun the filter)."""
     from bootembed.filters import FILTERS
 
     return (

@@ -77,11 +77,15 @@ class Rows:
         anchor: N anchors (target language).
         positive: N positives.
         negatives: N tuples of hard negatives (the generated one; one or more mined ones after the mining step).
+        positive_raw: N raw generations of the positives (``positive_raw`` column), ``None`` where unknown.
+        negative_raw: N raw generations of the generated negatives, ``None`` where unknown.
     """
 
     anchor: tuple[str, ...]
     positive: tuple[str, ...]
     negatives: tuple[tuple[str, ...], ...]
+    positive_raw: tuple[str | None, ...] | None = None
+    negative_raw: tuple[str | None, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.anchor)

@@ -5,9 +5,13 @@ Each positive and hard negative is checked; the row is dropped under the first r
 ``too_short``   fewer than ``min_chars`` characters or ``min_words`` words;
 ``too_long``    more than ``max_chars`` characters or ``max_words`` words (the encoder truncates long inputs, and a
                 generator that runs on is rarely writing one hypothesis);
-``truncated``   no sentence-final mark at the end (``. ! ? …``, the Devanagari danda ``।``, Arabic ``؟``, Ethiopic
-                ``።``, CJK ``。``, ...; closing quotes and brackets after it are allowed): generation stopped at the
-                token budget (``synthesize.max_new_tokens``) in mid-sentence;
+``truncated``   generation stopped at the token budget (``synthesize.max_new_tokens``) in mid-sentence: the output
+                has no sentence-final mark at its end (``. ! ? …``, the Devanagari danda ``।``, Arabic ``؟``,
+                Ethiopic ``።``, CJK ``。``, ...; closing quotes and brackets after it allowed) **and** its raw
+                generation (``positive_raw`` / ``negative_raw``, where the frame has them) did not end its line: every
+                backend keeps the newline it stops at, so a raw text with a newline after the sentence ended
+                there, complete even without a period (SICK-style hypotheses, which the ICL exemplars teach, have
+                none: on a real 64-anchor ICL run the mark alone called 61 of 64 rows truncated);
 ``repetitive``  degenerate repetition: more than ``max_repeated_ngram_share`` of the word ``repetition_ngram``-grams
                 repeat an earlier one in the same text (the "duplicate n-gram" share of Gopher's quality filters,
                 Rae et al. 2021, Sec. A.1.1, on words), or one word repeated throughout (``"wani wani wani"``).
@@ -27,7 +31,14 @@ from pydantic import Field, model_validator
 from bootembed.filters.base import FilterContext, Rows, StepParams, StepResult, TripletFilter
 from bootembed.text import copy_key
 
-__all__ = ["FILTER", "StructureFilter", "StructureParams", "is_truncated", "repeated_share"]
+__all__ = [
+    "FILTER",
+    "StructureFilter",
+    "StructureParams",
+    "ended_its_line",
+    "is_truncated",
+    "repeated_share",
+]
 
 #: Sentence-final marks (Unicode ``Sentence_Terminal`` characters of the scripts of FLORES-200, and the ellipsis).
 TERMINALS = frozenset(".!?…‼⁇⁈⁉।॥؟۔።፧፨。！？｡։՜՞܀܁܂߹჻᙮᠃᠉")
@@ -41,7 +52,8 @@ class StructureParams(StepParams):
         max_chars: longest allowed positive / negative (characters).
         min_words: fewest words.
         max_words: most words.
-        require_end_punctuation: drop outputs without a sentence-final mark (``truncated``).
+        detect_truncation: drop outputs cut off in mid-sentence (``truncated``: no sentence-final mark, and no
+            newline in the raw generation after it).
         repetition_ngram: n of the word n-grams whose repetition is measured.
         max_repeated_ngram_share: highest allowed share of repeated n-grams, in [0, 1].
     """
@@ -50,7 +62,7 @@ class StructureParams(StepParams):
     max_chars: int = Field(ge=2, le=100_000)
     min_words: int = Field(ge=1, le=10_000)
     max_words: int = Field(ge=1, le=10_000)
-    require_end_punctuation: bool
+    detect_truncation: bool
     repetition_ngram: int = Field(ge=1, le=10)
     max_repeated_ngram_share: float = Field(ge=0.0, le=1.0)
 
@@ -101,14 +113,24 @@ def repeated_share(text: str, n: int) -> float:
     return (len(grams) - len(set(grams))) / len(grams)
 
 
-def _reason(text: str, p: StructureParams) -> str | None:
+def ended_its_line(raw: str | None) -> bool:
+    """Whether a raw generation stopped at a newline after its first line (so that line is complete).
+
+    Example:
+        >>> ended_its_line(" A man is playing the flute\\n"), ended_its_line(" Yara suna wasa a"), ended_its_line(None)
+        (True, False, False)
+    """
+    return raw is not None and "\n" in raw.lstrip()
+
+
+def _reason(text: str, raw: str | None, p: StructureParams) -> str | None:
     stripped = text.strip()
     n_words = len(copy_key(stripped).split())
     if len(stripped) < p.min_chars or n_words < p.min_words:
         return "too_short"
     if len(stripped) > p.max_chars or n_words > p.max_words:
         return "too_long"
-    if p.require_end_punctuation and is_truncated(stripped):
+    if p.detect_truncation and is_truncated(stripped) and not ended_its_line(raw):
         return "truncated"
     if repeated_share(stripped, p.repetition_ngram) > p.max_repeated_ngram_share:
         return "repetitive"
@@ -130,9 +152,21 @@ class StructureFilter(TripletFilter):
     def apply(self, rows: Rows, section: Any, context: FilterContext) -> StepResult:  # noqa: ANN401
         """Drop a row when its positive or any of its negatives breaks a rule (the first reason in ``reasons``
         order that any output breaks)."""
+        n = len(rows)
+        positive_raw = rows.positive_raw or (None,) * n
+        negative_raw = rows.negative_raw or (None,) * n
         out: list[str | None] = []
-        for positive, negatives in zip(rows.positive, rows.negatives, strict=True):
-            found = [r for r in (_reason(t, section) for t in (positive, *negatives)) if r]
+        for i, (positive, negatives) in enumerate(zip(rows.positive, rows.negatives, strict=True)):
+            # the raw generation belongs to the positive and to the generated (first) negative
+            raws = (positive_raw[i], negative_raw[i], *(None,) * (len(negatives) - 1))
+            found = [
+                r
+                for r in (
+                    _reason(t, w, section)
+                    for t, w in zip((positive, *negatives), raws, strict=True)
+                )
+                if r
+            ]
             out.append(min(found, key=self.reasons.index) if found else None)
         return StepResult(out)
 

@@ -2,7 +2,7 @@
 
 ``filter@<strategy>-<language>`` writes the training triplets, the filter report (``metrics/filter/<language>/
 <strategy>.json``: rows in, rows dropped by each step and reason, rows kept, rows out, the chain's settings and the
-data diagnostics of the unfiltered triplets) and a seeded sample of the dropped rows per reason beside it
+data diagnostics of the unfiltered triplets and of the kept ones) and a seeded sample of the dropped rows per reason beside it
 (``<strategy>-dropped.parquet``). ``filter_ablation@<variant>-<strategy>-<language>`` runs the same chain with the
 params of an ablation variant (``--variant``: :func:`bootembed.filtering.variant_params`).
 
@@ -136,6 +136,9 @@ def run(
         "mining": params.mining.model_dump(mode="json"),
         "dropped_sample": str(dropped),
         "diagnostics": diagnostics,
+        "diagnostics_kept": triplet_diagnostics(
+            _texts_only(result.kept), positive_language=target, negative_language=target
+        ),
         **record(seed=params.seed, dtypes=dtypes),
     }
     write_json(metrics_path, report)
