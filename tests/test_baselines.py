@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from helpers import build_tiny_encoder, torch_threads
+from helpers import build_tiny_encoder, default_section, torch_threads
 from sentence_transformers import SentenceTransformer
 
 from bootembed import synthesize
@@ -36,22 +36,31 @@ def _sentence(rng: random.Random, k: int = 6) -> str:
     return " ".join(rng.sample(WORDS, k))
 
 
-def _anchors(n: int) -> pl.DataFrame:
+def _anchors(n: int, texts: list[str] | None = None) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "anchor_id": list(range(10, 10 + n)),
-            "anchor": [f"hausa sentence {i}" for i in range(n)],
+            "anchor": texts if texts is not None else [f"hausa sentence {i}" for i in range(n)],
             "language": ["hau_Latn"] * n,
         }
     )
 
 
-def _brute_force(model_dir: Path, positive: str, pool: list[str], prompt: str | None) -> str:
+def _mining(**overrides: object):  # noqa: ANN202 - MiningParams
+    """``mining`` of params.yaml (NV-Retriever TopK-PercPos 95 %: relative_margin 0.05, top, 1 negative)."""
+    return default_section("mining", **overrides)
+
+
+def _brute_force(
+    model_dir: Path, anchor: str, positive: str, pool: list[str], prompt: str | None, margin: float
+) -> str | None:
+    """The pool sentence nearest to the anchor that scores at most (1 - margin) x the anchor-positive score."""
     model = SentenceTransformer(str(model_dir), device="cpu")
-    emb = model.encode([positive, *pool], prompt=prompt, normalize_embeddings=True)
-    sims = emb[1:] @ emb[0]
-    sims[[p == positive for p in pool]] = -np.inf
-    return pool[int(np.argmax(sims))]
+    emb = model.encode([anchor, positive, *pool], prompt=prompt or "", normalize_embeddings=True)
+    limit = float(emb[0] @ emb[1]) * (1 - margin)
+    sims = emb[2:] @ emb[0]
+    sims[[p == positive or s > limit for p, s in zip(pool, sims, strict=True)]] = -np.inf
+    return pool[int(np.argmax(sims))] if np.isfinite(sims.max()) else None
 
 
 def test_triplet_schema_is_shared() -> None:
@@ -60,19 +69,28 @@ def test_triplet_schema_is_shared() -> None:
     assert list(TRIPLET_SCHEMA)[:3] == ["anchor_id", "anchor", "positive"]
 
 
-def test_translation_schema_and_negative_is_never_positive(tiny_encoder_dir: Path) -> None:
+def test_translation_schema_and_negatives_follow_the_mining_rule(tiny_encoder_dir: Path) -> None:
     rng = random.Random(0)
     translations = [_sentence(rng) for _ in range(8)]
+    anchors = _anchors(8, [_sentence(rng) for _ in range(8)])
     # the pool holds every translation but the last (which exercises the "not in pool" path),
     # a duplicate of the first, and some distractors
     pool = [*translations[:-1], translations[0], *(_sentence(rng) for _ in range(6))]
-    anchors = _anchors(8)
-    out = translation_triplets(anchors, translations, pool, tiny_encoder_dir, batch_size=3, seed=7)
+    out = translation_triplets(
+        anchors, translations, pool, tiny_encoder_dir, mining=_mining(), batch_size=3, seed=7
+    )
     assert out.schema == pl.Schema(TRIPLET_SCHEMA)
-    assert out["anchor_id"].to_list() == anchors["anchor_id"].to_list()
-    assert out["anchor"].to_list() == anchors["anchor"].to_list()
-    assert out["positive"].to_list() == translations
-    assert out["positive_raw"].to_list() == translations
+    expected = [
+        _brute_force(tiny_encoder_dir, a, t, pool, "query: ", 0.05)
+        for a, t in zip(anchors["anchor"], translations, strict=True)
+    ]
+    kept = [i for i, e in enumerate(expected) if e is not None]
+    assert kept, "no anchor got a negative: the test would check nothing"
+    assert out["anchor_id"].to_list() == [anchors["anchor_id"][i] for i in kept]
+    assert out["anchor"].to_list() == [anchors["anchor"][i] for i in kept]
+    assert out["positive"].to_list() == [translations[i] for i in kept]
+    assert out["negative"].to_list() == [expected[i] for i in kept]
+    assert out["positive_raw"].to_list() == out["positive"].to_list()
     assert out["negative_raw"].to_list() == out["negative"].to_list()
     assert set(out["strategy"]) == {"translation"}
     assert set(out["generator_id"]) == {"flores200-dev"}
@@ -80,11 +98,33 @@ def test_translation_schema_and_negative_is_never_positive(tiny_encoder_dir: Pat
     assert set(out["seed"]) == {7}
     assert set(out["language"]) == {"hau_Latn"}
     for row in out.iter_rows(named=True):
-        assert row["negative"] != row["positive"]
-        assert row["negative"] in pool
-    # the mined negative is the pool's nearest other sentence under the encoder (with the prompt)
-    expected = [_brute_force(tiny_encoder_dir, t, pool, "query: ") for t in translations]
-    assert out["negative"].to_list() == expected
+        assert row["negative"] != row["positive"] and row["negative"] in pool
+
+
+def test_translation_count_and_random_sampling_are_params(tiny_encoder_dir: Path) -> None:
+    rng = random.Random(3)
+    translations = [_sentence(rng) for _ in range(3)]
+    anchors = _anchors(3, list(translations))
+    pool = [*translations, *(_sentence(rng) for _ in range(30))]
+    three = translation_triplets(
+        anchors, translations, pool, tiny_encoder_dir, mining=_mining(num_negatives=3)
+    )
+    assert three["anchor_id"].to_list() == [10, 10, 10, 11, 11, 11, 12, 12, 12]
+    for _, group in three.group_by("anchor_id"):
+        assert group["negative"].n_unique() == 3
+    sampled = [
+        translation_triplets(
+            anchors,
+            translations,
+            pool,
+            tiny_encoder_dir,
+            mining=_mining(sampling_strategy="random", num_negatives=3),
+            seed=seed,
+        )["negative"].to_list()
+        for seed in (1, 1, 2)
+    ]
+    assert sampled[0] == sampled[1]  # seeded
+    assert sampled[0] != sampled[2]  # another seed draws others among the qualifying candidates
 
 
 def test_translation_bfloat16_encoding_mines_valid_negatives(tiny_encoder_dir: Path) -> None:
@@ -92,39 +132,76 @@ def test_translation_bfloat16_encoding_mines_valid_negatives(tiny_encoder_dir: P
     translations = [_sentence(rng) for _ in range(4)]
     pool = [*translations, *(_sentence(rng) for _ in range(8))]
     out = translation_triplets(
-        _anchors(4), translations, pool, tiny_encoder_dir, seed=3, dtype="bfloat16"
+        _anchors(4, list(translations)),
+        translations,
+        pool,
+        tiny_encoder_dir,
+        mining=_mining(),
+        seed=3,
+        dtype="bfloat16",
     )
     assert out.schema == pl.Schema(TRIPLET_SCHEMA)
-    assert out["positive"].to_list() == translations
+    assert set(out["positive"].to_list()) <= set(translations)
     for row in out.iter_rows(named=True):
         assert row["negative"] in pool and row["negative"] != row["positive"]
     with pytest.raises(ValueError, match="dtype"):
-        translation_triplets(_anchors(4), translations, pool, tiny_encoder_dir, dtype="float16")
+        translation_triplets(
+            _anchors(4), translations, pool, tiny_encoder_dir, mining=_mining(), dtype="float16"
+        )
 
 
-def test_translation_prefers_near_duplicate(tiny_encoder_dir: Path) -> None:
+def test_translation_never_mines_a_near_duplicate_of_the_positive(tiny_encoder_dir: Path) -> None:
+    """The false negative of the nearest-neighbour rule: a pool sentence that nearly repeats the translation.
+
+    It is the pool's nearest sentence to both the positive and the anchor (checked below, so the old rule would
+    pick it), but it scores above 95 % of the anchor-positive score, so TopK-PercPos skips it."""
     rng = random.Random(1)
     positive = "w1 w2 w3 w4 w5 w6 w7 w8"
     near_duplicate = "w1 w2 w3 w4 w5 w6 w7 w9"
+    anchor = "w1 w2 w3 w4 w5 w6 w8 w7"
     distractors = [" ".join(rng.sample(WORDS[10:], 8)) for _ in range(20)]
     pool = [*distractors[:10], positive, near_duplicate, *distractors[10:]]
-    out = translation_triplets(_anchors(1), [positive], pool, tiny_encoder_dir, prompt=None)
-    assert out["negative"].to_list() == [near_duplicate]
+    model = SentenceTransformer(str(tiny_encoder_dir), device="cpu")
+    emb = model.encode([anchor, positive, *pool], normalize_embeddings=True)
+    others = [i for i, p in enumerate(pool) if p != positive]
+    assert pool[max(others, key=lambda i: emb[1] @ emb[2 + i])] == near_duplicate  # old rule's pick
+    assert emb[0] @ emb[2 + pool.index(near_duplicate)] > 0.95 * (emb[0] @ emb[1])
+    out = translation_triplets(
+        _anchors(1, [anchor]), [positive], pool, tiny_encoder_dir, mining=_mining(), prompt=None
+    )
+    assert out["negative"].to_list() != [near_duplicate]
+    assert out["negative"].to_list() == [
+        _brute_force(tiny_encoder_dir, anchor, positive, pool, None, 0.05)
+    ]
+    assert out["negative"][0] in distractors
+    # without the margin the near-duplicate is mined again: the margin is what fixes it
+    plain = translation_triplets(
+        _anchors(1, [anchor]),
+        [positive],
+        pool,
+        tiny_encoder_dir,
+        mining=_mining(relative_margin=None),
+        prompt=None,
+    )
+    assert plain["negative"].to_list() == [near_duplicate]
 
 
 def test_translation_errors(tiny_encoder_dir: Path) -> None:
+    m = _mining()
     with pytest.raises(ValueError, match="translations: expected 2"):
-        translation_triplets(_anchors(2), ["w1"], ["w1", "w2"], tiny_encoder_dir)
+        translation_triplets(_anchors(2), ["w1"], ["w1", "w2"], tiny_encoder_dir, mining=m)
     with pytest.raises(ValueError, match="empty frame"):
-        translation_triplets(_anchors(0), [], ["w1", "w2"], tiny_encoder_dir)
+        translation_triplets(_anchors(0), [], ["w1", "w2"], tiny_encoder_dir, mining=m)
     with pytest.raises(ValueError, match="no sentence other than"):
-        translation_triplets(_anchors(1), ["w1 w2"], ["w1 w2", "w1 w2"], tiny_encoder_dir)
+        translation_triplets(_anchors(1), ["w1 w2"], ["w1 w2", "w1 w2"], tiny_encoder_dir, mining=m)
     with pytest.raises(ValueError, match="no sentence other than"):
-        translation_triplets(_anchors(1), ["w1 w2"], [], tiny_encoder_dir)
+        translation_triplets(_anchors(1), ["w1 w2"], [], tiny_encoder_dir, mining=m)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['language'\]"):
-        translation_triplets(_anchors(1).drop("language"), ["w1"], ["w2"], tiny_encoder_dir)
+        translation_triplets(
+            _anchors(1).drop("language"), ["w1"], ["w2"], tiny_encoder_dir, mining=m
+        )
     with pytest.raises(ValueError, match=r"pool\[1\]"):
-        translation_triplets(_anchors(1), ["w1"], ["w2", "  "], tiny_encoder_dir)
+        translation_triplets(_anchors(1), ["w1"], ["w2", "  "], tiny_encoder_dir, mining=m)
 
 
 def _pair(i: int, a: str, b: str, ab: str, split: str = "TRAIN") -> SickPair:

@@ -189,7 +189,26 @@ _DELETE = object()
             "params.yaml: synthesize: tensor_parallel_size: expected 1",
         ),
         ("filter.bogus", 1, "params.yaml: filter.bogus: unknown field"),
-        ("filter.max_chars", 2, "params.yaml: filter: max_chars: expected > filter.min_chars"),
+        (
+            "filter.structure.max_chars",
+            2,
+            "params.yaml: filter.structure: max_chars: expected > min_chars",
+        ),
+        ("filter.ablation", ["judged"], "params.yaml: filter.ablation[0]: expected 'unfiltered'"),
+        (
+            "filter.ablation",
+            ["mined", "mined"],
+            "params.yaml: filter.ablation: expected distinct variants",
+        ),
+        ("filter.language.fields", [], "params.yaml: filter.language.fields: "),
+        ("filter.judge.enabled", True, "params.yaml: filter.judge: enabled: expected false"),
+        ("mining.sampling_strategy", "bottom", "params.yaml: mining.sampling_strategy: expected"),
+        (
+            "mining.range_min",
+            1000,
+            "params.yaml: mining: range_max: expected >= range_min + num_negatives",
+        ),
+        ("mining", _DELETE, "params.yaml: mining: required field missing"),
     ],
 )
 def test_bad_values_give_one_line_naming_file_and_field(path, value, message):
@@ -244,7 +263,7 @@ def test_params_are_frozen(default_params):
     with pytest.raises(pydantic.ValidationError):
         default_params.seed = 1  # type: ignore[misc]
     with pytest.raises(pydantic.ValidationError):
-        default_params.filter.min_chars = 3  # type: ignore[misc]
+        default_params.filter.structure.min_chars = 3  # type: ignore[misc]
 
 
 def test_deep_merge_does_not_touch_inputs():

@@ -475,7 +475,7 @@ def test_the_issue_bad_params_variants(tmp_path: Path):
         "duplicate key": text + "\nseed: 1\n",
         "yes as boolean": swap(r"do_sample: (true|false)", "do_sample: yes"),
         "on as boolean": swap(r"merge_lora: (true|false)", "merge_lora: on"),
-        "filter null": swap(r"^filter:\n  min_chars:", "filter:\nfilter_was:\n  min_chars:"),
+        "filter null": swap(r"^filter:.*\n  samples:", "filter:\nfilter_was:\n  samples:"),
     }
     for name, content in variants.items():
         path = tmp_path / f"{name.replace(' ', '_')}.yaml"
@@ -504,7 +504,8 @@ def test_the_issue_bad_params_variants(tmp_path: Path):
 def test_fuzzed_generations_are_kept_or_counted_once(rows):
     from helpers import default_section
 
-    from bootembed.filtering import REASONS, filter_triplets
+    from bootembed.filtering import REASONS, run_chain
+    from bootembed.filters.base import FilterContext
     from bootembed.prompts import parse_generation
 
     anchors = [a or "x" for a, _, _ in rows]
@@ -514,8 +515,14 @@ def test_fuzzed_generations_are_kept_or_counted_once(rows):
         {"anchor": anchors, "positive": positives, "negative": negatives},
         schema={"anchor": pl.String, "positive": pl.String, "negative": pl.String},
     )
-    kept, counts = filter_triplets(frame, default_section("filter"))
+    chain = default_section("filter")  # every step but the two that embed (no encoder here)
+    chain = chain.model_copy(
+        update={"consistency": chain.consistency.model_copy(update={"enabled": False})}
+    )
+    result = run_chain(frame, chain, FilterContext(language="hau_Latn", output_language="hau_Latn"))
+    counts = result.counts
     RECORD["fuzzed_generations"]["rows"] += frame.height
     assert counts["kept"] + sum(counts[r] for r in REASONS) == counts["input"] == frame.height
-    assert kept.height == counts["kept"]
+    assert counts["kept"] == sum(r is None for r in result.reasons)
+    assert result.kept.height == counts["rows_out"]
     RECORD["fuzzed_generations"]["counted_once"] += frame.height

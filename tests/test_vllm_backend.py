@@ -499,6 +499,7 @@ def test_synthesis_through_vllm_passes_the_same_checks(
     from bootembed.data.flores import load_flores
     from bootembed.encoder_training import validate_triplets
     from bootembed.filtering import filter_triplets
+    from bootembed.filters.base import FilterContext
     from bootembed.synthesize import TRIPLET_SCHEMA, merge_shards, synthesize_triplets
 
     sentences = load_flores(real_sources, "hau_Latn", "devtest")[:12]
@@ -516,7 +517,14 @@ def test_synthesis_through_vllm_passes_the_same_checks(
     assert triplets["anchor_id"].to_list() == list(range(12))
     assert set(triplets["backend"]) == {"vllm"}
     assert stats["generations"] == 24
-    kept, counts = filter_triplets(triplets, load_default_params().filter)
+    chain = (
+        load_default_params().filter
+    )  # the chain without the encoder step (no encoder loaded here)
+    chain = chain.model_copy(
+        update={"consistency": chain.consistency.model_copy(update={"enabled": False})}
+    )
+    context = FilterContext(language="hau_Latn", output_language="eng_Latn")
+    kept, counts = filter_triplets(triplets, chain, context)
     assert counts["input"] == 12
     if kept.height >= 2:
         assert validate_triplets(kept).shape == (kept.height, 3)

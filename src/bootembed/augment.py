@@ -13,7 +13,7 @@ import logging
 import polars as pl
 
 from bootembed.prompts import POLARITIES, PromptExample, xllora_example
-from bootembed.text import word_key
+from bootembed.text import copy_key
 
 __all__ = ["augmentation_examples"]
 
@@ -58,7 +58,7 @@ def augmentation_examples(
             hypothesis = row[polarity]
             if hypothesis is None or not hypothesis.strip():
                 counts[polarity]["unparseable"] += 1
-            elif word_key(hypothesis) == word_key(pair["english"]):
+            elif copy_key(hypothesis) == copy_key(pair["english"]):
                 counts[polarity]["copy_of_premise"] += 1
             else:
                 examples[polarity].append(xllora_example(pair["premise"], hypothesis, polarity))

@@ -4,8 +4,9 @@ Basoz, Horne, Opper, arXiv 2603.01732, Sec. 4 compares the synthetic-triplet str
 baselines that need no generator:
 
 * **translation** (:func:`translation_triplets`): the anchor is a target-language FLORES-200 dev
-  sentence, the positive its English translation, and the hard negative the English pool sentence
-  closest to that translation under the base encoder (a mined hard negative);
+  sentence, the positive its English translation, and the hard negative an English pool sentence
+  mined with the base encoder (``sentence_transformers.util.mine_hard_negatives``, NV-Retriever's
+  TopK-PercPos 95 % by default: near-duplicates of the translation are not negatives);
 * **english** (:func:`sick_triplets`): English-only SICK triplets (premise, entailed hypothesis,
   contradicted hypothesis of the same premise), i.e. training on English data alone.
 
@@ -19,13 +20,14 @@ import logging
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import polars as pl
-from tqdm.auto import tqdm
 
 from bootembed.data.sick import SICK_SPLITS, SickPair
 from bootembed.hardware import torch_dtype
+from bootembed.mining import mine_negatives
+from bootembed.text import copy_key
 from bootembed.triplets import TRIPLET_SCHEMA
 
 __all__ = [
@@ -47,7 +49,6 @@ ENGLISH_LANGUAGE = "eng_Latn"
 
 _ENTAILS = "A_entails_B"
 _CONTRADICTS = "A_contradicts_B"
-_SIM_CHUNK = 256  # positives per similarity block (bounds memory to 256 x len(pool) floats)
 
 
 def _frame(
@@ -95,6 +96,7 @@ def translation_triplets(
     pool: Sequence[str],
     encoder_dir: str | Path,
     *,
+    mining: Any,  # noqa: ANN401 - bootembed.config.MiningParams
     prompt: str | None = "query: ",
     batch_size: int = 32,
     seed: int = 42,
@@ -102,41 +104,44 @@ def translation_triplets(
 ) -> pl.DataFrame:
     """Translation baseline: (target sentence, its English translation, mined English hard negative).
 
-    Method (arXiv 2603.01732, Sec. 4, "translation" baseline): the positive of anchor ``i`` is its
-    English translation ``translations[i]``; the hard negative is the sentence of ``pool`` with the
-    highest cosine similarity to that translation under the base encoder, excluding every pool entry
-    that is exactly the translation string. All English sentences are embedded with ``prompt``
-    prepended (multilingual-e5's ``"query: "`` convention, as in
-    :func:`bootembed.encoder_training.train_encoder`). Mining is deterministic: ties go to the first
-    occurrence in ``pool`` (duplicates in ``pool`` are embedded once).
+    Method (arXiv 2603.01732, Sec. 4, "translation" baseline): the positive of anchor ``i`` is its English
+    translation ``translations[i]``; its hard negatives are mined from ``pool`` by
+    :func:`bootembed.mining.mine_negatives` (``sentence_transformers.util.mine_hard_negatives`` with the base
+    encoder, the anchor as query): candidates ranked by cosine similarity to the anchor, kept only if they score at
+    most ``(1 - mining.relative_margin)`` x the anchor-translation score and at most ``mining.max_score`` (the
+    NV-Retriever "TopK-PercPos 95 %" setting by default, arXiv 2407.15831, Sec. 4). A pool sentence that nearly
+    duplicates the translation scores like the translation itself, so the margin keeps it from becoming the
+    negative (the false negative the nearest-neighbour rule chose before). The translation itself, and any pool
+    sentence equal to it under :func:`bootembed.text.copy_key`, is never a negative. All texts are embedded with
+    ``prompt`` prepended (multilingual-e5's ``"query: "``, as in encoder training).
 
     Args:
         anchors: Frame with ``anchor_id`` (int), ``anchor`` (target-language text) and ``language``
             columns; ``N >= 1`` rows.
-        translations: ``N`` English translations, aligned row-by-row with ``anchors`` (the English
-            side of the same FLORES-200 dev lines).
+        translations: ``N`` English translations, aligned row-by-row with ``anchors``.
         pool: English candidate sentences for hard negatives (e.g. the English side of all usable
             FLORES-200 dev lines; may include the translations themselves).
-        encoder_dir: Local sentence-transformers model folder (the base encoder, e.g.
-            multilingual-e5-small).
-        prompt: Text prepended to every English sentence before embedding, or ``None``.
+        encoder_dir: Local sentence-transformers model folder (the base encoder).
+        mining: the ``mining`` params (range, relative margin, max score, sampling strategy, count).
+        prompt: Text prepended to every text before embedding, or ``None``.
         batch_size: Encoding batch size.
-        seed: Recorded in the ``seed`` column (mining itself is deterministic).
+        seed: Seed of the ``random`` sampling strategy; recorded in the ``seed`` column.
         dtype: Encoding dtype, ``"float32"`` or ``"bfloat16"`` (:func:`bootembed.hardware.resolve_dtype`).
 
     Returns:
-        ``N`` rows with the :data:`~bootembed.triplets.TRIPLET_SCHEMA` columns in anchor order;
-        ``strategy="translation"``, ``generator_id="flores200-dev"``, ``backend="none"``,
-        ``positive_raw``/``negative_raw`` equal to ``positive``/``negative``.
+        One row per mined negative (``mining.num_negatives`` per anchor at most) with the
+        :data:`~bootembed.triplets.TRIPLET_SCHEMA` columns, in anchor order; ``strategy="translation"``,
+        ``generator_id="flores200-dev"``, ``backend="none"``, ``positive_raw``/``negative_raw`` equal to
+        ``positive``/``negative``. An anchor for which no candidate qualifies gets no row (logged as a warning).
 
     Raises:
         ValueError: Missing anchor columns, ``N == 0``, ``len(translations) != N``, an empty or
-            non-string translation / pool entry, ``batch_size < 1``, or a translation for which
-            ``pool`` holds no other sentence.
+            non-string translation / pool entry, ``batch_size < 1``, an unknown ``dtype``, or a translation for
+            which ``pool`` holds no other sentence.
 
     Example:
         >>> triplets = translation_triplets(
-        ...     anchors, eng_lines, eng_lines, "models/multilingual-e5-small"
+        ...     anchors, eng_lines, eng_lines, "models/multilingual-e5-small", mining=params.mining
         ... )  # doctest: +SKIP
     """
     missing = {"anchor_id", "anchor", "language"} - set(anchors.columns)
@@ -160,55 +165,54 @@ def translation_triplets(
                 f"pool: holds no sentence other than translations[{i}] {positive!r}; "
                 "a hard negative needs at least one different pool sentence"
             )
+    torch_type = torch_dtype(dtype)  # an unknown dtype fails before the model loads
 
     from sentence_transformers import SentenceTransformer
 
     logger.info("Loading base encoder from %s for hard-negative mining", encoder_dir)
     model = SentenceTransformer(str(encoder_dir))
     if dtype != "float32":
-        model = model.to(torch_dtype(dtype))
-    encode_kwargs = {
-        "prompt": prompt,
-        "batch_size": batch_size,
-        "normalize_embeddings": True,
-        "convert_to_numpy": True,
-        "show_progress_bar": False,
-    }
-    index = {text: j for j, text in enumerate(pool_texts)}
-    pool_emb = np.asarray(model.encode(pool_texts, **encode_kwargs), dtype=np.float32)
-    extra = [t for t in dict.fromkeys(positives) if t not in index]
-    extra_emb = (
-        np.asarray(model.encode(extra, **encode_kwargs), dtype=np.float32)
-        if extra
-        else np.zeros((0, pool_emb.shape[1]), dtype=np.float32)
+        model = model.to(torch_type)
+    anchor_texts = anchors["anchor"].to_list()
+    mined = mine_negatives(
+        anchor_texts,
+        positives,
+        model,
+        mining,
+        corpus=pool_texts,
+        prompt=prompt,
+        batch_size=batch_size,
+        seed=seed,
     )
-    extra_index = {text: k for k, text in enumerate(extra)}
-
-    negatives: list[str] = []
-    for start in tqdm(
-        range(0, len(positives), _SIM_CHUNK), desc="mining hard negatives", unit="block"
+    rows: list[tuple[int, str, str, str, str]] = []
+    ids, languages = anchors["anchor_id"].to_list(), anchors["language"].to_list()
+    lost = 0
+    for anchor_id, anchor, language, positive, found in zip(
+        ids, anchor_texts, languages, positives, mined.negatives, strict=True
     ):
-        block = positives[start : start + _SIM_CHUNK]
-        query = np.stack(
-            [pool_emb[index[t]] if t in index else extra_emb[extra_index[t]] for t in block]
+        chosen = [n for n in found if copy_key(n) != copy_key(positive)]
+        lost += not chosen
+        rows += [(int(anchor_id), anchor, language, positive, n) for n in chosen]
+    if lost:
+        logger.warning(
+            "translation baseline: %d of %d anchors got no hard negative within mining.range_max = %d "
+            "under the margin; they are left out",
+            lost,
+            len(positives),
+            mining.range_max,
         )
-        sims = query @ pool_emb.T  # (block, |pool|) cosine similarities
-        for row, text in enumerate(block):
-            if text in index:
-                sims[row, index[text]] = -np.inf
-        negatives.extend(pool_texts[j] for j in np.argmax(sims, axis=1).tolist())
-
     logger.info(
-        "translation baseline: %d triplets, pool of %d unique sentences",
+        "translation baseline: %d triplets from %d anchors, pool of %d unique sentences",
+        len(rows),
         len(positives),
         len(pool_texts),
     )
     return _frame(
-        anchor_ids=[int(x) for x in anchors["anchor_id"].to_list()],
-        anchors=anchors["anchor"].to_list(),
-        positives=positives,
-        negatives=negatives,
-        languages=anchors["language"].to_list(),
+        anchor_ids=[r[0] for r in rows],
+        anchors=[r[1] for r in rows],
+        positives=[r[3] for r in rows],
+        negatives=[r[4] for r in rows],
+        languages=[r[2] for r in rows],
         strategy="translation",
         generator_id=TRANSLATION_GENERATOR_ID,
         seed=seed,

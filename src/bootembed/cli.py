@@ -262,8 +262,38 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
     (
         "filter",
         "filter",
-        [_LANGUAGE, _path("--triplets"), _path("--out"), _METRICS],
-        "Drop unusable synthetic triplets (count each reason) and record the data diagnostics.",
+        [
+            _LANGUAGE,
+            _path("--triplets"),
+            _path("--out"),
+            _path(
+                "--encoder",
+                required=False,
+                default=None,
+                help="The base encoder, for the negatives and consistency steps of the chain.",
+            ),
+            _path(
+                "--dropped",
+                required=False,
+                default=None,
+                help="Sample of dropped rows per reason (Parquet) [default: <metrics>-dropped.parquet].",
+            ),
+            click.option(
+                "--variant",
+                # = bootembed.filters.base.ABLATION_VARIANTS (not imported here: every stage imports this module)
+                type=click.Choice(["unfiltered", "mined"]),
+                default=None,
+                help="An ablation variant's chain (filter.ablation) instead of the configured one.",
+            ),
+            _METRICS,
+        ],
+        "Run the quality-filter chain (every dropped row counted under one reason); filter report and diagnostics.",
+    ),
+    (
+        "langid",
+        "langid",
+        [_path("--out", help="e.g. metrics/langid/flores200_dev.json")],
+        "Measure the language-ID model of the filter chain on FLORES-200 dev (accuracy, false drops).",
     ),
     (
         "train-encoder",

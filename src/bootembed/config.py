@@ -14,7 +14,9 @@ One reader for every command (:func:`load_params`):
 Strategy sections (``icl``, ``composition``, ``xllora``) are declared by the strategy modules themselves
 (:attr:`bootembed.strategies.base.Strategy.params_model`), so adding a strategy adds its section to the schema. The
 strategy modules are imported to validate params; that import is validation only (it accepts or rejects a file and
-never changes a stage's output), so it is not counted among a stage's code dependencies.
+never changes a stage's output), so it is not counted among a stage's code dependencies. The ``filter`` section is
+built the same way from the filter-chain registry (:func:`bootembed.filters.filter_params_model`: one sub-section per
+step, ``filter.structure``, ``filter.copying``, ...).
 
 Example:
     >>> from bootembed.config import load_params
@@ -50,8 +52,8 @@ __all__ = [
     "DataParams",
     "EncoderSourceParams",
     "EvaluateParams",
-    "FilterParams",
     "GeneratorSourceParams",
+    "MiningParams",
     "ModelsParams",
     "PrepareParams",
     "params_model",
@@ -249,27 +251,33 @@ class SynthesizeParams(Section):
         return self
 
 
-class FilterParams(Section):
-    """Quality filter of synthetic triplets.
+class MiningParams(Section):
+    """Hard-negative mining with the base encoder (:mod:`bootembed.mining`: ``sentence_transformers.util.
+    mine_hard_negatives``), for the translation baseline and the filter chain's ``negatives`` step.
 
     Attributes:
-        min_chars: shortest allowed positive / negative (characters, after stripping).
-        max_chars: longest allowed positive / negative.
-        min_words: fewest whitespace-separated words in a positive / negative.
-        max_anchor_overlap: highest allowed Dice coefficient between the word sets of the anchor and the
-            positive / negative (higher = a near-copy of the anchor).
+        range_min: candidates ranked above this (0 = the nearest) are skipped.
+        range_max: candidates ranked below this are not considered.
+        relative_margin: a candidate must score at most ``(1 - relative_margin)`` x the anchor-positive score
+            (0.05 = NV-Retriever's TopK-PercPos 95 %); ``null`` = no margin.
+        max_score: highest cosine similarity of a negative to its anchor; ``null`` = no cap.
+        sampling_strategy: ``top`` (the hardest qualifying candidates) or ``random`` (drawn among them, seeded).
+        num_negatives: negatives mined per (anchor, positive); each gives one training triplet.
     """
 
-    min_chars: int = Field(ge=1, le=100_000)
-    max_chars: int = Field(ge=2, le=100_000)
-    min_words: int = Field(ge=1, le=10_000)
-    max_anchor_overlap: float = Field(gt=0.0, le=1.0)
+    range_min: int = Field(ge=0, le=100_000)
+    range_max: int = Field(ge=1, le=100_000)
+    relative_margin: float | None = Field(ge=0.0, lt=1.0)
+    max_score: float | None = Field(ge=-1.0, le=1.0)
+    sampling_strategy: Literal["top", "random"]
+    num_negatives: int = Field(ge=1, le=1000)
 
     @model_validator(mode="after")
-    def _bounds(self) -> FilterParams:
-        if self.max_chars <= self.min_chars:
+    def _window(self) -> MiningParams:
+        if self.range_max - self.range_min < self.num_negatives:
             raise ValueError(
-                f"max_chars: expected > filter.min_chars ({self.min_chars}), got {self.max_chars}"
+                f"range_max: expected >= range_min + num_negatives ({self.range_min + self.num_negatives}), "
+                f"got {self.range_max}"
             )
         return self
 
@@ -373,7 +381,7 @@ class _CoreParams(Section):
     prepare: PrepareParams
     train_generator: TrainGeneratorParams
     synthesize: SynthesizeParams
-    filter: FilterParams
+    mining: MiningParams
     train_encoder: TrainEncoderParams
     evaluate: EvaluateParams
     report: ReportParams
@@ -409,12 +417,20 @@ def params_model() -> type[_CoreParams]:
         for strategy in STRATEGIES.ordered()
         if strategy.params_model is not None
     }
+    from bootembed.filters import filter_params_model
+
+    sections["filter"] = (filter_params_model(), ...)
     return create_model("Params", __base__=_CoreParams, __doc__=_CoreParams.__doc__, **sections)
 
 
 def __getattr__(name: str) -> Any:
     if name == "Params":  # the schema class, built on first use (see params_model)
         return params_model()
+    # the filter section, one sub-section per step of the filter registry
+    if name == "FilterParams":
+        from bootembed.filters import filter_params_model
+
+        return filter_params_model()
     raise AttributeError(f"module 'bootembed.config' has no attribute {name!r}")
 
 

@@ -46,7 +46,9 @@ __all__ = [
     "SUPPORTED_MIN_CONFIDENCE",
     "UNSUPPORTED_MIN_CONFIDENCE",
     "code_switching_rate",
+    "cutoff",
     "detect_languages",
+    "is_other_language",
     "langid_supports",
     "triplet_diagnostics",
 ]
@@ -309,21 +311,54 @@ def code_switching_rate(
         >>> code_switching_rate(["I like to read a good book every evening.", None], "eng_Latn")
         {'rate': 0.0, 'n': 1, 'supported': 1.0}
     """
-    want = _iso3(expected)
-    supported = want in _SUPPORTED_ISO3
-    if min_confidence is None:
-        min_confidence = SUPPORTED_MIN_CONFIDENCE if supported else UNSUPPORTED_MIN_CONFIDENCE
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    supported = langid_supports(expected)
+    cutoff(expected, min_confidence)  # validates both arguments, even for no texts
     switched = counted = 0
     for code, prob in detect_languages(texts):
         if code is None:
             continue
         counted += 1
-        if code.split("_")[0] != want and prob >= min_confidence:
+        if is_other_language(code, prob, expected, min_confidence=min_confidence):
             switched += 1
     rate = round(switched / counted, 4) if counted else 0.0
     return {"rate": rate, "n": counted, "supported": 1.0 if supported else 0.0}
+
+
+def cutoff(expected: str, min_confidence: float | None = None) -> float:
+    """The CLD3 probability from which a detection of another language than ``expected`` counts.
+
+    ``min_confidence`` (default :data:`SUPPORTED_MIN_CONFIDENCE`) when CLD3 knows ``expected``; otherwise at least
+    :data:`UNSUPPORTED_MIN_CONFIDENCE` (text in an unknown language is always mapped onto some known one).
+
+    Raises:
+        ValueError: ``expected`` is not a language code, or ``min_confidence`` is outside [0, 1].
+    """
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    chosen = SUPPORTED_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    return chosen if langid_supports(expected) else max(chosen, UNSUPPORTED_MIN_CONFIDENCE)
+
+
+def is_other_language(
+    code: str | None, probability: float, expected: str, *, min_confidence: float | None = None
+) -> bool:
+    """Whether one detection (:func:`detect_languages`) is evidence that a text is not in ``expected``.
+
+    True when CLD3 determined a language whose ISO 639-3 part differs from ``expected``'s with probability at least
+    :func:`cutoff` (``min_confidence`` for a language CLD3 knows, >= 0.99 for one it does not). An undetermined text
+    (``code`` None) is no evidence.
+
+    Raises:
+        ValueError: ``expected`` is not a language code, or ``min_confidence`` is outside [0, 1].
+
+    Example:
+        >>> is_other_language("eng_Latn", 0.95, "hau_Latn"), is_other_language("eng_Latn", 0.5, "hau_Latn")
+        (True, False)
+    """
+    limit = cutoff(expected, min_confidence)
+    if code is None:
+        return False
+    return code.split("_")[0] != _iso3(expected) and probability >= limit
 
 
 def _mean_dice(anchors: Sequence[str | None], others: Sequence[str | None]) -> float:

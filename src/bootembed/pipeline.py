@@ -183,6 +183,15 @@ def _head() -> list[StageSpec]:
             comment="SICK task SFT sets, ICL exemplar pool (SICK TEST), English-only triplets (SICK TRAIN+TRIAL), "
             "English LM text",
         ),
+        StageSpec(
+            name="langid",
+            cmd="langid --out metrics/langid/flores200_dev.json",
+            metrics=("metrics/langid/flores200_dev.json",),
+            module="langid",
+            deps=("${data.root}/flores200/dev",),
+            params=("data", "languages", "filter.language.min_confidence"),
+            comment="the filter chain's language-ID model (CLD3) measured on FLORES-200 dev: accuracy, false drops",
+        ),
         _spec(
             "train_task_adapters",
             "train-generator --sft data/prepared/english --prefix task_",
@@ -198,6 +207,96 @@ def _head() -> list[StageSpec]:
             params=("seed", "train_generator"),
             comment="English task LoRAs (SICK premise -> entailment / contradiction), used by composition and "
             "the XL-LoRA augmentation",
+        ),
+    ]
+
+
+def _filter_params() -> tuple[str, ...]:
+    """Params of the filter chain's stages: the chain's own fields and one section per step of the filter registry
+    (``filter.ablation`` is left out: adding an ablation variant does not rerun the filter)."""
+    from bootembed.filters import FILTERS
+
+    return (
+        "seed",
+        "filter.samples",
+        *(f"filter.{name}" for name in FILTERS.names()),
+        "mining",
+        "models.encoder.prompt",
+        "evaluate.batch_size",
+        "evaluate.dtype",
+    )
+
+
+def _filter_stage(
+    name: str,
+    *,
+    matrix: dict[str, object],
+    variant: str | None,
+    out: str,
+    report: str,
+    comment: str,
+) -> StageSpec:
+    """A ``filter`` stage: the chain over ``data/synthetic/<language>/<strategy>.parquet`` into ``out``, its report
+    ``<report>.json`` and the dropped sample ``<report>-dropped.parquet``; ``variant``: an ablation variant."""
+    option = f" --variant {variant}" if variant else ""
+    dropped = f"{report}-dropped.parquet"
+    return StageSpec(
+        name=name,
+        module="filter",
+        cmd=f"filter{option} --language {_L} --triplets data/synthetic/{_L}/{_S}.parquet --encoder {_BASE_ENC} "
+        f"--out {out} --dropped {dropped} --metrics {report}.json",
+        matrix=matrix,
+        deps=(_BASE_ENC, f"data/synthetic/{_L}/{_S}.parquet"),
+        code=(f"{SRC}/strategies/{_S}.py",),
+        params=_filter_params(),
+        outs=(out, dropped),
+        metrics=(f"{report}.json",),
+        comment=comment,
+    )
+
+
+_V = "${item.variant}"
+
+
+def _ablation(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]:
+    """The ablation (``filter.ablation``, default ``[]``: a matrix over an empty list renders no stage): each
+    variant's training set per synthetic strategy and language, its encoders (one per seed) and their evaluation.
+    Files go under ``<strategy>/<variant>/`` (``data/ablation``, ``models/encoders``, ``results/mteb``,
+    ``metrics/eval``; the filter and training logs under ``metrics/ablation``); the report compares the variants
+    with the filtered set (``metrics/ablation.json``)."""
+    per_variant = {"variant": "${filter.ablation}", **_per_strategy(list(synthetic))}
+    per_seed = {**per_variant, "seed": "${train_encoder.seeds}"}
+    triplets = f"data/ablation/{_L}/{_S}/{_V}.parquet"
+    encoder = f"models/encoders/{_L}/{_S}/{_V}/seed{_N}"
+    return [
+        _filter_stage(
+            "filter_ablation",
+            matrix=per_variant,
+            variant=_V,
+            out=triplets,
+            report=f"metrics/ablation/filter/{_L}/{_S}/{_V}",
+            comment="ablation (filter.ablation): the training set of a variant, unfiltered (no step) or mined "
+            "(the chain with every hard negative mined)",
+        ),
+        _spec(
+            "train_encoder_ablation",
+            f"train-encoder --language {_L} --triplets {triplets} --seed {_N}",
+            out=encoder,
+            metrics=f"metrics/ablation/train_encoder/{_L}/{_S}/{_V}/seed{_N}.json",
+            module="train_encoder",
+            matrix=per_seed,
+            deps=(_BASE_ENC, triplets),
+            params=("seed", "models.encoder.prompt", "train_encoder"),
+            comment="ablation: one encoder per variant, strategy, language and seed",
+        ),
+        _evaluate(
+            "evaluate_ablation",
+            encoder,
+            f"{_S}/{_V}",
+            per_seed,
+            task_data,
+            "ablation: each variant's encoders (every seed) on every evaluation task",
+            seed=_N,
         ),
     ]
 
@@ -220,17 +319,14 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             comment="every synthetic strategy the same way: its prompts and adapters, the synthesize.backend "
             "engine, resumable chunks",
         ),
-        _spec(
+        _filter_stage(
             "filter",
-            f"filter --language {_L} --triplets {synthetic_data}",
-            out=triplets,
-            metrics=f"metrics/filter/{_L}/{_S}.json",
-            module="filter",
             matrix=_per_strategy(list(synthetic)),
-            deps=(synthetic_data,),
-            code=(f"{SRC}/strategies/{_S}.py",),
-            params=("filter",),
-            comment="drop unusable triplets (each reason counted); data diagnostics",
+            variant=None,
+            out=triplets,
+            report=f"metrics/filter/{_L}/{_S}",
+            comment="the quality-filter chain (structure, copying, language, duplicates, negatives, consistency): "
+            "every dropped row counted under one reason; filter report, dropped sample, data diagnostics",
         ),
         _spec(
             "train_encoder",
@@ -273,6 +369,7 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             "each fine-tuned encoder (every seed) on every evaluation task, with per-item data for the bootstrap",
             seed=_N,
         ),
+        *_ablation(synthetic, task_data),
         StageSpec(
             name="report",
             module="report",
@@ -290,13 +387,21 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
                 "metrics/train_encoder",
                 "data/triplets",
             ),
-            params=("seed", "languages", "strategies", "train_encoder.seeds", "report"),
+            params=(
+                "seed",
+                "languages",
+                "strategies",
+                "train_encoder.seeds",
+                "report",
+                "filter.ablation",
+            ),
             outs=(
                 {"metrics/summary.md": {"cache": False}},
+                {"metrics/ablation.md": {"cache": False}},
                 {"metrics/plots": {"cache": False}},
                 {"metrics/report.html": {"cache": False}},
             ),
-            metrics=("metrics/summary.json", HEADLINE),
+            metrics=("metrics/summary.json", "metrics/ablation.json", HEADLINE),
             comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
             "Markdown tables, plot data and training curves",
         ),
@@ -445,6 +550,7 @@ _HEADER = """\
 # imports; ${data.root} deps are the files of the data mirror a stage reads.
 #
 #   models ─┬─ prepare@<lang>, prepare_english ── anchors, SFT sets, ICL pool, SICK, LM text
+#           ├─ langid ──────────────────────────── the filter's language-ID model measured on FLORES-200 dev
 #           ├─ train_task_adapters ─────────────── English task LoRAs (SICK)
 #           ├─ <strategy stages> ───────────────── models/generators/<strategy>/<lang>  (or baseline triplets)
 #           │     icl_generator@<lang>                      (ICL, Sec. 3.1)
@@ -452,7 +558,9 @@ _HEADER = """\
 #           │     augment@<lang>, train_xllora@<lang>       (XL-LoRA, Sec. 3.3)
 #           │     baseline_translation@, baseline_english@  (Sec. 4)
 #           ├─ synthesize@<strategy>-<lang> ─ filter@<strategy>-<lang> ── data/triplets/<lang>/<strategy>
-#           └─ train_encoder@<strategy>-<lang> ─ evaluate@<strategy>-<lang>, evaluate_base@<lang> ─ report
+#           ├─ train_encoder@<strategy>-<lang> ─ evaluate@<strategy>-<lang>, evaluate_base@<lang> ─ report
+#           └─ filter_ablation@<variant>-<strategy>-<lang> ─ train_encoder_ablation@ ─ evaluate_ablation@ ─ report
+#                 (filter.ablation: [] by default, so these matrices render no stage)
 """
 
 

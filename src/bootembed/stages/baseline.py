@@ -38,6 +38,8 @@ def _build(request: StrategyRequest) -> dict[str, Any]:
         "strategy": strategy.name,
         "language": language,
         "langid_model": LANGID_MODEL,
+        "triplets": triplets.height,
+        "anchors": triplets["anchor_id"].n_unique(),
         "diagnostics": triplet_diagnostics(
             triplets, positive_language=target, negative_language=target
         ),

@@ -4,7 +4,9 @@ metrics and an offline HTML report.
 Beside ``--out`` (``metrics/``) it also writes ``headline/<language>/<model>.json`` (the seed-mean score of every
 task metric, short keys: :func:`headline_key`; the only files ``dvc.yaml`` declares as DVC ``metrics``, so
 ``dvc metrics show`` and ``dvc exp show`` stay readable) and ``report.html`` (:mod:`bootembed.html_report`, with a
-sample of the training triplets read from ``data/triplets/<language>/<strategy>.parquet``).
+sample of the training triplets read from ``data/triplets/<language>/<strategy>.parquet``), and the filter ablation
+(``ablation.json``, ``ablation.md``: :mod:`bootembed.ablation`; a note saying it was not run when ``filter.ablation``
+is empty).
 
 Seeds: a fine-tuned encoder has one evaluation per training seed (``metrics/eval/<language>/<strategy>/seed<N>.json``,
 ``train_encoder.seeds``); the base encoder one (``metrics/eval/<language>/base.json``). The per-item data next to
@@ -19,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from bootembed.ablation import ablation_summary, render_ablation_markdown
 from bootembed.comparison import compare_language
 from bootembed.data.sources import DataError
 from bootembed.evaluation.runner import ITEMS_FILE
@@ -28,6 +31,7 @@ from bootembed.report import build_summary, render_markdown, write_plot_data
 from bootembed.strategies import STRATEGIES
 
 __all__ = [
+    "collect_ablation",
     "collect_curves",
     "collect_diagnostics",
     "collect_evaluations",
@@ -80,17 +84,52 @@ def collect_items(params: Any, results_dir: Path) -> dict[str, dict[str, list[di
     items: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for language in params.languages:
         for name in ("base", *params.strategies):
-            runs = []
-            for rel in _runs(params, name):
-                path = results_dir / language / rel / ITEMS_FILE
-                if not path.is_file():
-                    raise DataError(path, "per-item evaluation data (run the evaluate stage)")
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(data, dict) or not isinstance(data.get("items"), dict):
-                    raise DataError(path, "an object with 'items'", field="items")
-                runs.append(data["items"])
+            runs = [
+                _items(results_dir / language / rel / ITEMS_FILE) for rel in _runs(params, name)
+            ]
             items.setdefault(language, {})[name] = runs
     return items
+
+
+def _items(path: Path) -> dict[str, Any]:
+    """The per-item data of one evaluation (``items.json``).
+
+    Raises:
+        DataError: the file is missing or is not an evaluation's per-item data.
+    """
+    if not path.is_file():
+        raise DataError(path, "per-item evaluation data (run the evaluate stage)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("items"), dict):
+        raise DataError(path, "an object with 'items'", field="items")
+    return data["items"]
+
+
+def collect_ablation(
+    params: Any, results_dir: Path, items: dict[str, dict[str, list[dict[str, Any]]]]
+) -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
+    """``runs[language][strategy][arm]`` of the filter ablation (:mod:`bootembed.ablation`) for every synthetic
+    strategy of ``strategies``: ``filtered`` from ``items`` (the strategy's own encoders), each variant of
+    ``filter.ablation`` from ``<results_dir>/<language>/<strategy>/<variant>/seed<N>/items.json``.
+
+    Raises:
+        DataError: a variant's per-item data is missing.
+    """
+    if not params.filter.ablation:
+        return {}
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for language in params.languages:
+        for strategy in params.strategies:
+            if STRATEGIES.get(strategy).kind != "synthetic":
+                continue
+            arms = {"filtered": items[language][strategy]}
+            for variant in params.filter.ablation:
+                arms[variant] = [
+                    _items(results_dir / language / strategy / variant / f"seed{seed}" / ITEMS_FILE)
+                    for seed in params.train_encoder.seeds
+                ]
+            runs.setdefault(language, {})[strategy] = arms
+    return runs
 
 
 def collect_diagnostics(folders: tuple[Path, ...]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -277,6 +316,16 @@ def run(
     curves = collect_curves(curve_dirs)
     write_curves(curves, plots_dir / "curves")
     write_headline(summary, out.parent / "headline")
+    ablation = ablation_summary(
+        collect_ablation(params, results_dir, items),
+        variants=params.filter.ablation,
+        resamples=params.report.bootstrap_resamples,
+        confidence=params.report.confidence,
+        seed=params.seed,
+    )
+    write_json(out.parent / "ablation.json", ablation)
+    with atomic_file(out.parent / "ablation.md") as tmp:
+        tmp.write_text(render_ablation_markdown(ablation), encoding="utf-8")
     page = render_html(summary, text, curves=curves, samples=collect_samples(params, triplets_dir))
     with atomic_file(out.parent / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -1,8 +1,9 @@
 """The translation baseline (arXiv 2603.01732, Sec. 4): FLORES-200 translation pairs, no generator.
 
 Anchor = a FLORES-200 ``dev`` sentence of the target language, positive = its English translation (the same
-``dev`` line in ``eng_Latn``), hard negative = the English ``dev`` sentence nearest to that translation by the base
-encoder (another sentence; :func:`bootembed.baselines.translation_triplets`).
+``dev`` line in ``eng_Latn``), hard negative = an English ``dev`` sentence mined with the base encoder: the nearest to
+the anchor that scores below 95 % of the translation (``mining``: NV-Retriever's TopK-PercPos, so a near-duplicate of
+the translation is not a negative; :func:`bootembed.baselines.translation_triplets`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class TranslationStrategy(BaselineStrategy):
     order = 10
     paper = "arXiv 2603.01732, Sec. 4 (non-synthetic baseline)"
     description = (
-        "anchor = FLORES-200 dev sentence, positive = its English translation, hard negative = the English "
-        "translation nearest to it by the base encoder (another sentence)"
+        "anchor = FLORES-200 dev sentence, positive = its English translation, hard negative = an English "
+        "FLORES-200 dev sentence mined with the base encoder (below 95 % of the positive's score)"
     )
 
     stage_inputs = {
@@ -51,6 +52,7 @@ class TranslationStrategy(BaselineStrategy):
         "seed",
         "data",
         "models.encoder.prompt",
+        "mining",
         "evaluate.batch_size",
         "evaluate.dtype",
     )
@@ -61,7 +63,8 @@ class TranslationStrategy(BaselineStrategy):
         *_GUARD_DEPS,
     )
     stage_comment = (
-        "baseline (Sec. 4): FLORES-200 dev translations, hard negatives mined by the base encoder"
+        "baseline (Sec. 4): FLORES-200 dev translations, hard negatives mined by the base encoder "
+        "(sentence-transformers mine_hard_negatives)"
     )
 
     def triplets(self, given: BaselineInputs) -> pl.DataFrame:
@@ -89,6 +92,7 @@ class TranslationStrategy(BaselineStrategy):
             translations,
             pool,
             given.files["encoder"],
+            mining=given.params.mining,
             prompt=given.params.models.encoder.prompt or None,
             batch_size=given.params.evaluate.batch_size,
             seed=given.params.seed,
