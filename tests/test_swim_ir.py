@@ -501,19 +501,25 @@ def test_retriever_trains_on_pairs_with_query_and_passage_prompts(tmp_path):
         )
 
 
-def test_swim_ir_retrieval_task_three_directions_with_per_item_data(real_sources, tmp_path):
-    """The base e5-like tiny encoder on real hau_Latn devtest passages: 9 metrics whose per-query data reproduce
-    mteb's scores (the runner checks it), MRR@10 included."""
+def test_swim_ir_retrieval_task_three_directions_with_per_item_data(
+    real_sources, tmp_path, monkeypatch
+):
+    """A tiny encoder on real hau_Latn devtest passages: 9 metrics whose per-query data reproduce mteb's scores (the
+    runner checks it), MRR@10 included; each distinct set of texts is encoded once."""
+    from mteb.models import SentenceTransformerEncoderWrapper
+
     from bootembed.evaluation import evaluate_encoder
 
-    words = [
-        "query",
-        "passage",
-        ":",
-        *sorted(
-            {w.lower() for s in load_flores(real_sources, "hau_Latn", "devtest") for w in s.split()}
-        )[:3000],
-    ]
+    encoded: list[tuple[str, str, int]] = []
+    original = SentenceTransformerEncoderWrapper.encode
+
+    def spy(self, inputs, *, hf_subset, prompt_type=None, **kwargs):  # noqa: ANN001, ANN202
+        encoded.append((hf_subset, str(prompt_type), len(inputs.dataset)))
+        return original(self, inputs, hf_subset=hf_subset, prompt_type=prompt_type, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformerEncoderWrapper, "encode", spy)
+    hausa = {w.lower() for s in load_flores(real_sources, "hau_Latn", "devtest") for w in s.split()}
+    words = ["query", "passage", ":", *sorted(hausa)[:3000]]
     encoder = build_tiny_encoder(
         tmp_path / "enc", words, prompts={"query": "query: ", "passage": "passage: "}, layers=1
     )
@@ -524,7 +530,7 @@ def test_swim_ir_retrieval_task_three_directions_with_per_item_data(real_sources
             lang="hau_Latn",
             output_dir=tmp_path / "out",
             tasks=["swim_ir_retrieval"],
-            limit=20,
+            limit=60,
             seed=42,
         )
     keys = [
@@ -533,19 +539,19 @@ def test_swim_ir_retrieval_task_three_directions_with_per_item_data(real_sources
         for m in ("ndcg_at_10", "recall_at_10", "mrr_at_10")
     ]
     assert list(result.scores) == keys
-    assert all(len(result.items[k]["values"]) == 20 for k in keys)
-    assert all(v <= 1e-4 for v in result.item_check.values()) and set(result.item_check) == set(
-        keys
+    assert all(len(result.items[k]["values"]) == 60 for k in keys)
+    assert set(result.item_check) == set(keys) and all(
+        v <= 1e-4 for v in result.item_check.values()
     )
-    # MRR@10 <= recall@10 per query, and the same-language direction is the easiest for a bag of words
+    # MRR@10 <= recall@10 per query, and the same-language direction is the easiest for a bag of Hausa words
     for d in ("tgt2eng", "tgt2tgt", "eng2tgt"):
         mrr = np.asarray(result.items[f"swim_ir_{d}_mrr_at_10"]["values"])
         recall = np.asarray(result.items[f"swim_ir_{d}_recall_at_10"]["values"])
         assert (mrr <= recall).all()
-    assert (
-        result.scores["swim_ir_tgt2tgt_recall_at_10"]
-        > result.scores["swim_ir_tgt2eng_recall_at_10"]
-    )
+    tgt2tgt, tgt2eng = (result.scores[f"swim_ir_{d}_recall_at_10"] for d in ("tgt2tgt", "tgt2eng"))
+    assert tgt2tgt > tgt2eng, (tgt2tgt, tgt2eng)
+    # 4 distinct sets (target / English queries, target / English passages), not 6: the rest come from the cache
+    assert len(encoded) == 4 and sum(n for *_, n in encoded) == 4 * 60, encoded
     assert json.loads((tmp_path / "out" / "items.json").read_text())["language"] == "hau_Latn"
 
 

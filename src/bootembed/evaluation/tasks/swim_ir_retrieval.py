@@ -149,6 +149,8 @@ class SwimIrRetrievalTask(EvalTask):
         "held-out sentence of the passage; directions target->English, target->target, English->target."
     )
     main_score = "ndcg_at_10"
+    # tgt2eng and tgt2tgt share the target queries, tgt2tgt and eng2tgt the target passages: 4 encodings, not 6
+    reuse_embeddings = True
     reference = "https://arxiv.org/abs/2311.05800"
     dataset_path = "local/flores200-passages"
     license = "cc-by-sa-4.0"
