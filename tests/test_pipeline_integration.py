@@ -122,6 +122,17 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
             assert math.isfinite(scores[key]), (model, key)
     # The base multilingual-e5-small is a real encoder: retrieval of translations is far above chance (10/50).
     assert summary["scores"][lang]["base"]["flores_retrieval_recall_at_10"] > 0.5
+    # SWIM-IR: a row per variant on its own retrieval metrics, the base row holds them too, with intervals
+    for variant in ("crosslingual_sap",):
+        for direction in ("tgt2eng", "tgt2tgt", "eng2tgt"):
+            key = f"swim_ir_{direction}_ndcg_at_10"
+            assert math.isfinite(summary["scores"][lang][variant][key]), (variant, key)
+            assert math.isfinite(summary["scores"][lang]["base"][key])
+            assert summary["intervals"][lang][variant][key]["n_items"] == 50
+        synthesis = json.loads(
+            (smoke_repo / f"metrics/swim_ir/synthesize/{lang}/{variant}.json").read_text()
+        )
+        assert synthesis["pairs"] >= 2 and synthesis["diagnostics"]["rows"] == 4
     table = (smoke_repo / "metrics/summary.md").read_text()
     assert all(model in table for model in models)
     assert (smoke_repo / "metrics/plots/semrel_spearman.csv").is_file()

@@ -48,9 +48,17 @@ def _diagnostics() -> dict:
 
 def test_orders_come_from_the_registries() -> None:
     # the same canonical orders as before the registries: base, baselines, then the paper's strategies
-    assert MODEL_ORDER == ("base", "translation", "english", "icl", "composition", "xllora")
-    assert MODEL_ORDER[1:] == tuple(s.name for s in STRATEGIES.ordered())
-    assert METRIC_ORDER == (
+    swim = (
+        "crosslingual_sap",
+        "crosslingual_plain",
+        "monolingual_sap",
+        "monolingual_plain",
+        "swapped_sap",
+        "swapped_plain",
+    )
+    assert MODEL_ORDER == ("base", "translation", "english", "icl", "composition", "xllora", *swim)
+    assert MODEL_ORDER[1:] == tuple(n for s in STRATEGIES.ordered() for n in s.report_names())
+    assert METRIC_ORDER[:7] == (
         "semrel_spearman",
         "flores_bitext_f1_tgt2eng",
         "flores_bitext_f1_eng2tgt",
@@ -58,6 +66,11 @@ def test_orders_come_from_the_registries() -> None:
         "flores_retrieval_ndcg_at_10",
         "sib200_accuracy",
         "tatoeba_f1",
+    )
+    assert METRIC_ORDER[7:10] == (
+        "swim_ir_tgt2eng_ndcg_at_10",
+        "swim_ir_tgt2eng_recall_at_10",
+        "swim_ir_tgt2eng_mrr_at_10",
     )
     assert METRIC_ORDER == tuple(m for task in TASKS.ordered() for m in task.metrics)
 
@@ -185,6 +198,9 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         languages=["hau_Latn"],
         strategies=["translation", "xllora"],
         train_encoder={"seeds": [1, 2, 3]},
+        swim_ir={
+            "variants": []
+        },  # no SWIM-IR retriever; the base encoder's SWIM-IR evaluation still joins
     )
     rng = np.random.default_rng(0)
     gold = rng.random(120)
@@ -204,6 +220,14 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         path.write_text(json.dumps({"scores": {"semrel_spearman": score}}))
 
     write("base", 0.2)
+    swim = tmp_path / "eval" / lang / "swim_ir" / "base.json"
+    swim.parent.mkdir(parents=True)
+    swim.write_text(json.dumps({"scores": {"swim_ir_tgt2eng_ndcg_at_10": 0.35}}))
+    swim_items = {"swim_ir_tgt2eng_ndcg_at_10": {"statistic": "mean", "values": [0.3, 0.4]}}
+    (tmp_path / "results" / lang / "swim_ir" / "base").mkdir(parents=True)
+    (tmp_path / "results" / lang / "swim_ir" / "base" / "items.json").write_text(
+        json.dumps({"language": lang, "items": swim_items})
+    )
     for seed in (1, 2, 3):
         write(f"translation/seed{seed}", 2.0)
         write(f"xllora/seed{seed}", 0.2)
@@ -241,6 +265,7 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     summary = run(params, **paths, curve_dirs=(curves,))
     assert json.loads(out.read_text()) == summary
     assert summary["n_seeds"][lang] == {"base": 1, "translation": 3, "xllora": 3}
+    assert summary["scores"][lang]["base"]["swim_ir_tgt2eng_ndcg_at_10"] == 0.35
     assert summary["intervals"][lang]["translation"]["semrel_spearman"]["significant"]
     assert summary["winners"][lang]["semrel_spearman"]["model"] == "translation"
     assert summary["claims"][lang]["semrel_spearman"]["xllora"]["baseline"] == "translation"

@@ -22,6 +22,7 @@ from bootembed.strategies import STRATEGIES
 from bootembed.strategies.composition import CompositionParams
 from bootembed.strategies.icl import EXEMPLARS as EXEMPLARS_FILE
 from bootembed.strategies.icl import IclParams, icl_exemplars, icl_prompt_builder
+from bootembed.strategies.swim_ir import SwimIrParams
 from bootembed.strategies.xllora import XlloraParams
 
 EXEMPLARS = pl.DataFrame(
@@ -160,9 +161,23 @@ def test_output_languages():
 
 
 def test_registry_order_kinds_and_params_sections():
-    assert STRATEGIES.names() == ("composition", "english", "icl", "translation", "xllora")
+    assert STRATEGIES.names() == (
+        "composition",
+        "english",
+        "icl",
+        "swim_ir",
+        "translation",
+        "xllora",
+    )
     ordered = [s.name for s in STRATEGIES.ordered()]
-    assert ordered == ["translation", "english", "icl", "composition", "xllora"]  # report order
+    assert ordered == [
+        "translation",
+        "english",
+        "icl",
+        "composition",
+        "xllora",
+        "swim_ir",
+    ]  # report order
     assert [s.name for s in STRATEGIES] == ordered
     assert "icl" in STRATEGIES and "magic" not in STRATEGIES and 3 not in STRATEGIES
     kinds = {s.name: s.kind for s in STRATEGIES.ordered()}
@@ -172,6 +187,7 @@ def test_registry_order_kinds_and_params_sections():
         "icl": "synthetic",
         "composition": "synthetic",
         "xllora": "synthetic",
+        "swim_ir": "retrieval",
     }
     sections = {s.name: s.params_model for s in STRATEGIES.ordered()}
     assert sections == {
@@ -180,6 +196,7 @@ def test_registry_order_kinds_and_params_sections():
         "icl": IclParams,
         "composition": CompositionParams,
         "xllora": XlloraParams,
+        "swim_ir": SwimIrParams,
     }
     # every section with a params model is in params.yaml, named after its strategy
     params = params_yaml()

@@ -296,12 +296,48 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
         "Measure the language-ID model of the filter chain on FLORES-200 dev (accuracy, false drops).",
     ),
     (
+        "swim-ir-passages",
+        "passages",
+        [_LANGUAGE, _path("--out", help="e.g. data/swim_ir/hau_Latn/passages.parquet"), _METRICS],
+        "SWIM-IR training passages: consecutive sentences of one FLORES-200 dev article, no evaluation sentence.",
+    ),
+    (
+        "swim-ir-synthesize",
+        "swim_ir",
+        [
+            click.option(
+                "--variant",
+                required=True,
+                help="SAP variant, <crosslingual|monolingual|swapped>_<sap|plain> (bootembed.sap.VARIANTS).",
+            ),
+            _LANGUAGE,
+            _BASE_GENERATOR,
+            _path("--passages", help="swim-ir-passages output"),
+            _path("--out", help="every generation, malformed ones kept (Parquet)"),
+            _path("--pairs", help="the usable (query, passage) pairs (Parquet)"),
+            _WORK,
+            _METRICS,
+        ],
+        "SWIM-IR: summary then query per passage with one SAP variant (resumable); usable pairs and diagnostics.",
+    ),
+    (
         "train-encoder",
         "train_encoder",
         [
             _LANGUAGE,
             click.option("--base", default="models/base/encoder", show_default=True, type=Path),
-            _path("--triplets"),
+            _path(
+                "--triplets",
+                required=False,
+                default=None,
+                help="(anchor, positive, negative) table",
+            ),
+            _path(
+                "--pairs",
+                required=False,
+                default=None,
+                help="(query, passage) table instead of --triplets: a SWIM-IR retriever",
+            ),
             click.option(
                 "--seed",
                 "train_seed",
@@ -309,10 +345,17 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
                 default=None,
                 help="Training seed (one of train_encoder.seeds); default: params.yaml `seed`.",
             ),
+            click.option(
+                "--max-steps",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Optimiser steps [default: params.yaml train_encoder.max_steps].",
+            ),
             _path("--out"),
             _METRICS,
         ],
-        "Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative).",
+        "Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative, or in-batch "
+        "negatives on --pairs).",
     ),
     (
         "fidelity",
@@ -339,6 +382,12 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
                 type=int,
                 default=None,
                 help="The encoder's training seed (recorded; the evaluation itself uses params.yaml `seed`).",
+            ),
+            click.option(
+                "--tasks",
+                multiple=True,
+                help="Task (a module of bootembed.evaluation.tasks) to run instead of params.yaml "
+                "evaluate.tasks (repeatable).",
             ),
             _path("--results-dir", help="MTEB result files"),
             _METRICS,

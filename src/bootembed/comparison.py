@@ -91,8 +91,8 @@ def compare_language(
 
     Returns:
         ``{"delta_vs_base": {model: {metric: interval}}, "winners": {metric: {...}}, "claims": {metric: {strategy:
-        {...}}}}``; intervals as :meth:`bootembed.statistics.DeltaInterval.as_dict`. Metrics are those every model
-        has per-item data for.
+        {...}}}}``; intervals as :meth:`bootembed.statistics.DeltaInterval.as_dict`. Metrics are the base's; each is
+        compared over the models with per-item data for it (a SWIM-IR retriever has only its retrieval metrics).
 
     Raises:
         KeyError: ``runs`` lacks the base.
@@ -100,12 +100,13 @@ def compare_language(
     """
     options = {"n_resamples": resamples, "confidence": confidence, "seed": seed}
     base = runs[base_name]
-    models = [m for m in runs if m != base_name]
-    metrics = [k for k in base[0] if all(k in run for m in models for run in runs[m])]
-    delta_vs_base: dict[str, dict[str, Any]] = {m: {} for m in models}
+    everyone = [m for m in runs if m != base_name]
+    delta_vs_base: dict[str, dict[str, Any]] = {m: {} for m in everyone}
     winners: dict[str, Any] = {}
     claims: dict[str, Any] = {}
-    for metric in metrics:
+    for metric in base[0]:
+        # the models with per-item data for this metric in every seed (SWIM-IR retrievers: only on their task)
+        models = [m for m in everyone if all(metric in run for run in runs[m])]
         for model in models:
             delta_vs_base[model][metric] = _interval(metric, runs[model], base, **options).as_dict()
         if not models:
@@ -134,7 +135,7 @@ def compare_language(
             best_baseline = baselines[0]
             claims[metric] = {}
             for strategy, side in CLAIMS.items():
-                if strategy not in runs:
+                if strategy not in models:
                     continue
                 vs = _interval(metric, runs[strategy], runs[best_baseline], **options)
                 claims[metric][strategy] = {
@@ -143,5 +144,5 @@ def compare_language(
                     "vs_baseline": vs.as_dict(),
                     "verdict": claim_verdict(vs, side),
                 }
-    logger.info("compared %d models on %d metrics", len(models), len(metrics))
+    logger.info("compared %d models on %d metrics", len(everyone), len(base[0]))
     return {"delta_vs_base": delta_vs_base, "winners": winners, "claims": claims}

@@ -370,7 +370,8 @@ class _CoreParams(Section):
     Attributes:
         seed: global seed for sampling, training and generation (recorded in every output).
         languages: FLORES-200 codes of the target languages (the DVC matrix), e.g. ``[hau_Latn, afr_Latn]``.
-        strategies: encoders to train and compare, in report order: names of :data:`bootembed.strategies.STRATEGIES`.
+        strategies: encoders to train and compare, in report order: names of the triplet strategies of
+            :data:`bootembed.strategies.STRATEGIES` (not ``swim_ir``, which ``swim_ir.variants`` runs).
     """
 
     seed: int = Field(ge=0, lt=2**32)
@@ -396,11 +397,11 @@ class _CoreParams(Section):
     @field_validator("strategies")
     @classmethod
     def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [s for s in value if s not in STRATEGIES]
+        # Triplet strategies only: a retrieval strategy (SWIM-IR) has its own section and stages.
+        known = [s.name for s in STRATEGIES.ordered() if s.kind != "retrieval"]
+        bad = [s for s in value if s not in known]
         if bad or len(set(value)) != len(value):
-            raise ValueError(
-                f"expected distinct names from {list(STRATEGIES.names())}, got {list(value)}"
-            )
+            raise ValueError(f"expected distinct names from {known}, got {list(value)}")
         return value
 
 

@@ -7,6 +7,10 @@ hard negative of each triplet, i.e. the supervised SimCSE recipe (Gao et al., 20
 Here that loss is sentence-transformers' ``MultipleNegativesRankingLoss`` trained with
 ``SentenceTransformerTrainer`` and the ``NO_DUPLICATES`` batch sampler (so that no text appears
 twice in a batch, which would create false in-batch negatives).
+
+The same function trains retrievers on (query, passage) pairs (the SWIM-X retrievers of Thakur et al.,
+NAACL 2024: in-batch negatives only), with a prompt per column (E5: ``query: `` on queries, ``passage: ``
+on passages).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 TRIPLET_COLUMNS: tuple[str, str, str] = ("anchor", "positive", "negative")
 """Columns of the triplet table, in the order MultipleNegativesRankingLoss expects them."""
+
+PAIR_COLUMNS: tuple[str, str] = ("anchor", "positive")
+"""Columns of a pair table ((query, passage) for a retriever): no hard negative, in-batch negatives only."""
+
+_DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 
 TRAINING_LOG_NAME = "training_log.json"
 """File name of the JSON training log written inside the saved model folder."""
@@ -60,15 +69,29 @@ class EncoderTrainingResult:
     resumed_from: str | None = None
 
 
-def validate_triplets(triplets: pl.DataFrame) -> pl.DataFrame:
-    """Check a triplet table and return only its ``anchor``, ``positive``, ``negative`` columns.
+def document_prompt(model_dir: str | Path) -> str | None:
+    """The document prompt a sentence-transformers folder was saved with: the first non-empty of its ``document``,
+    ``passage`` or ``corpus`` prompts (``"passage: "`` for multilingual-e5), or ``None`` when it has none."""
+    path = Path(model_dir) / "config_sentence_transformers.json"
+    if not path.is_file():
+        return None
+    prompts = json.loads(path.read_text(encoding="utf-8")).get("prompts") or {}
+    return next((prompts[k] for k in _DOCUMENT_PROMPTS if prompts.get(k)), None)
+
+
+def validate_triplets(
+    triplets: pl.DataFrame, columns: tuple[str, ...] = TRIPLET_COLUMNS
+) -> pl.DataFrame:
+    """Check a triplet (or pair) table and return only its ``columns``.
 
     Args:
         triplets: Table with string columns ``anchor``, ``positive``, ``negative`` (other columns
             are ignored), one row per triplet.
+        columns: the columns to check and keep: :data:`TRIPLET_COLUMNS`, or :data:`PAIR_COLUMNS`
+            for (query, passage) pairs.
 
     Returns:
-        A ``(n, 3)`` DataFrame with exactly the three triplet columns, in that order.
+        A ``(n, len(columns))`` DataFrame with exactly ``columns``, in that order.
 
     Raises:
         TypeError: If ``triplets`` is not a polars DataFrame.
@@ -78,16 +101,16 @@ def validate_triplets(triplets: pl.DataFrame) -> pl.DataFrame:
     """
     if not isinstance(triplets, pl.DataFrame):
         raise TypeError(
-            f"triplets: expected a polars.DataFrame with columns {list(TRIPLET_COLUMNS)}, "
+            f"triplets: expected a polars.DataFrame with columns {list(columns)}, "
             f"got {type(triplets).__name__}"
         )
-    missing = [c for c in TRIPLET_COLUMNS if c not in triplets.columns]
+    missing = [c for c in columns if c not in triplets.columns]
     if missing:
         raise ValueError(
             f"triplets: missing column(s) {missing}; expected string columns "
-            f"{list(TRIPLET_COLUMNS)}, got columns {triplets.columns}"
+            f"{list(columns)}, got columns {triplets.columns}"
         )
-    for col in TRIPLET_COLUMNS:
+    for col in columns:
         dtype = triplets.schema[col]
         if dtype != pl.String:
             raise ValueError(f"triplets: column '{col}' must be of type String, got {dtype}")
@@ -110,7 +133,7 @@ def validate_triplets(triplets: pl.DataFrame) -> pl.DataFrame:
         raise ValueError(
             f"triplets: need at least 2 rows for in-batch negatives, got {triplets.height}"
         )
-    return triplets.select(TRIPLET_COLUMNS)
+    return triplets.select(columns)
 
 
 def train_encoder(
@@ -125,13 +148,14 @@ def train_encoder(
     warmup_ratio: float = 0.1,
     scale: float = 20.0,
     max_seq_length: int = 128,
-    prompt: str | None = "query: ",
+    prompt: str | Mapping[str, str] | None = "query: ",
     seed: int = 42,
     logging_steps: int = 10,
     dtype: DtypeDecision | str = "float32",
     save_steps: int = 50,
     work_root: str | Path | None = None,
     freeze_embeddings: bool = False,
+    pairs: bool = False,
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
@@ -142,8 +166,12 @@ def train_encoder(
     optimiser is AdamW with linear warm-up then linear decay. No evaluation runs during training.
 
     The same ``prompt`` string is prepended to anchor, positive and negative (multilingual-e5
-    expects ``"query: "`` for symmetric tasks). The base folder's
-    ``config_sentence_transformers.json`` prompts are kept in the saved model.
+    expects ``"query: "`` for symmetric tasks), or ``prompt`` maps columns to their prompts
+    (sentence-transformers ``prompts``; a retriever: ``{"anchor": "query: ", "positive": "passage: "}``).
+    The base folder's ``config_sentence_transformers.json`` prompts are kept in the saved model.
+
+    With ``pairs=True`` the table is (anchor, positive) pairs: the loss is the cross-entropy over the
+    ``B`` positives of the batch (in-batch negatives only, as the SWIM-X retrievers of Thakur et al., NAACL 2024).
 
     Resumable: checkpoints go every ``save_steps`` steps to a work folder
     (:class:`bootembed.work.WorkDir`) keyed by the output and a manifest of every setting (base
@@ -160,7 +188,7 @@ def train_encoder(
     Args:
         base_model_dir: Local sentence-transformers model folder (e.g. multilingual-e5-small).
         triplets: Table with string columns ``anchor``, ``positive``, ``negative`` (``n >= 2``
-            rows; other columns ignored).
+            rows; other columns ignored); ``anchor`` and ``positive`` only with ``pairs``.
         output_dir: Folder to write the fine-tuned model to.
         epochs: Number of passes over the triplets (may be fractional); ignored if
             ``max_steps`` is given.
@@ -173,7 +201,8 @@ def train_encoder(
             trains at the peak learning rate).
         scale: Inverse temperature applied to cosine similarities (20 = temperature 0.05).
         max_seq_length: Truncation length in tokens (prompt included).
-        prompt: Text prepended to every input during training, or ``None`` for no prefix.
+        prompt: Text prepended to every input during training, a mapping column -> text (columns
+            left out get none), or ``None`` for no prefix.
         seed: Random seed for initialisation of the data order and dropout.
         logging_steps: Log the running loss every this many steps.
         dtype: A :class:`bootembed.hardware.DtypeDecision` of the ``encoder_training`` step, or
@@ -183,6 +212,8 @@ def train_encoder(
         work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
         freeze_embeddings: Keep the token-embedding matrix fixed (``get_input_embeddings()`` of the transformer);
             the transformer layers and the position embeddings still train.
+        pairs: Train on (anchor, positive) pairs (:data:`PAIR_COLUMNS`; a ``negative`` column is
+            ignored) instead of triplets.
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -202,7 +233,13 @@ def train_encoder(
     output_dir = Path(output_dir)
     if not base_model_dir.is_dir():
         raise ValueError(f"base_model_dir: {base_model_dir} is not a folder")
-    data = validate_triplets(triplets)
+    columns = PAIR_COLUMNS if pairs else TRIPLET_COLUMNS
+    data = validate_triplets(triplets, columns)
+    if isinstance(prompt, Mapping):
+        unknown = sorted(set(prompt) - set(columns))
+        if unknown:
+            raise ValueError(f"prompt: column(s) {unknown} are not among {list(columns)}")
+        prompt = {column: text for column, text in prompt.items() if text} or None
     if batch_size < 2:
         raise ValueError(f"batch_size: must be >= 2 for in-batch negatives, got {batch_size}")
     if max_steps is not None and max_steps <= 0:
@@ -252,7 +289,8 @@ def train_encoder(
         "lr_scheduler": "linear",
         "optimizer": "adamw_torch",
         "max_seq_length": max_seq_length,
-        "prompt": prompt,
+        "prompt": dict(prompt) if isinstance(prompt, Mapping) else prompt,
+        **({"columns": list(columns)} if pairs else {}),
         "batch_sampler": "no_duplicates",
         "logging_steps": logging_steps,
         "dtype": decision.dtype,
@@ -270,7 +308,7 @@ def train_encoder(
             base_model_dir,
             {
                 "triplets": settings_digest(
-                    {c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS}
+                    {c: data.get_column(c).to_list() for c in columns}
                 ),
                 "hyper_parameters": hyper_parameters,
                 "seed": seed,
@@ -285,10 +323,11 @@ def train_encoder(
     if freeze_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
     loss = MultipleNegativesRankingLoss(model, scale=scale, gather_across_devices=processes > 1)
-    train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in TRIPLET_COLUMNS})
+    train_dataset = Dataset.from_dict({c: data.get_column(c).to_list() for c in columns})
     logger.info(
-        "Training encoder on %d triplets (%s: %s)%s: %s",
+        "Training encoder on %d %s (%s: %s)%s: %s",
         data.height,
+        "pairs" if pairs else "triplets",
         decision.dtype,
         decision.reason,
         f", resuming from {checkpoint}" if checkpoint else "",
@@ -306,7 +345,7 @@ def train_encoder(
         seed=seed,
         data_seed=seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
-        prompts=prompt,
+        prompts=dict(prompt) if isinstance(prompt, Mapping) else prompt,
         logging_strategy="steps",
         logging_steps=logging_steps,
         logging_first_step=True,
@@ -350,7 +389,9 @@ def train_encoder(
             write_json(
                 model_tmp / TRAINING_LOG_NAME,
                 {
-                    "method": "MultipleNegativesRankingLoss (in-batch + hard negative), arXiv 2603.01732",
+                    "method": "MultipleNegativesRankingLoss (in-batch negatives), SWIM-IR pairs"
+                    if pairs
+                    else "MultipleNegativesRankingLoss (in-batch + hard negative), arXiv 2603.01732",
                     "base_model_dir": str(base_model_dir),
                     "num_triplets": data.height,
                     "steps": steps,

@@ -374,15 +374,16 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             name="report",
             module="report",
             cmd="report --eval-dir metrics/eval --results-dir results/mteb --fidelity-dir metrics/fidelity "
-            "--diagnostics metrics/filter --diagnostics metrics/baselines --curves metrics/train_generator "
-            "--curves metrics/train_encoder --out metrics/summary.json --markdown metrics/summary.md "
-            "--plots-dir metrics/plots",
+            "--diagnostics metrics/filter --diagnostics metrics/baselines --diagnostics metrics/swim_ir "
+            "--curves metrics/train_generator --curves metrics/train_encoder --out metrics/summary.json "
+            "--markdown metrics/summary.md --plots-dir metrics/plots",
             deps=(
                 "metrics/eval",
                 "results/mteb",
                 "metrics/fidelity",
                 "metrics/filter",
                 "metrics/baselines",
+                "metrics/swim_ir",
                 "metrics/train_generator",
                 "metrics/train_encoder",
                 "data/triplets",
@@ -392,6 +393,8 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
                 "languages",
                 "strategies",
                 "train_encoder.seeds",
+                "swim_ir.variants",
+                "swim_ir.seeds",
                 "report",
                 "filter.ablation",
             ),
@@ -557,6 +560,8 @@ _HEADER = """\
 #           │     train_*_adapter, compose@<lang>           (composition / AdaMergeX, Sec. 3.2)
 #           │     augment@<lang>, train_xllora@<lang>       (XL-LoRA, Sec. 3.3)
 #           │     baseline_translation@, baseline_english@  (Sec. 4)
+#           │     swim_ir_passages@<lang> ─ swim_ir_synthesize@<variant>-<lang> ─ swim_ir_train@<variant>-<lang>-<seed>
+#           │       ─ swim_ir_evaluate@<variant>-<lang>-<seed>, swim_ir_evaluate_base@<lang>   (SWIM-IR retrievers)
 #           ├─ synthesize@<strategy>-<lang> ─ filter@<strategy>-<lang> ── data/triplets/<lang>/<strategy>
 #           ├─ train_encoder@<strategy>-<lang> ─ evaluate@<strategy>-<lang>, evaluate_base@<lang> ─ report
 #           └─ filter_ablation@<variant>-<strategy>-<lang> ─ train_encoder_ablation@ ─ evaluate_ablation@ ─ report

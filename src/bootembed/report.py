@@ -34,9 +34,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Canonical model order: the base encoder, the baselines (Sec. 4), then the strategies (Sec. 3), as the strategy
-#: registry orders them.
-MODEL_ORDER: tuple[str, ...] = ("base", *(s.name for s in STRATEGIES.ordered()))
+#: Canonical model order: the base encoder, the baselines (Sec. 4), then the strategies (Sec. 3), then the SWIM-IR
+#: retrievers (one per variant), as the strategy registry orders them.
+MODEL_ORDER: tuple[str, ...] = (
+    "base",
+    *(n for s in STRATEGIES.ordered() for n in s.report_names()),
+)
 #: Canonical metric order (the evaluation-task registry's); other metrics follow in order of first appearance.
 METRIC_ORDER: tuple[str, ...] = metric_order()
 #: Columns of every plot CSV written by :func:`write_plot_data`.

@@ -1,7 +1,8 @@
 """FLORES-200 multi-way parallel sentences (NLLB Team et al., 2022, "No Language Left Behind").
 
 Line ``i`` of every language file is a translation of the same English sentence; ``dev`` has
-997 lines and ``devtest`` 1012. ``devtest`` is for evaluation only.
+997 lines and ``devtest`` 1012. ``devtest`` is for evaluation only. ``metadata_<split>.tsv`` gives
+the source article (URL), domain and topic of every line (:func:`load_flores_urls`).
 """
 
 from __future__ import annotations
@@ -65,3 +66,54 @@ def load_flores(sources: DataSources, lang: str, split: str) -> list[str]:
     if len(lines) != expected:
         raise DataError(path, f"{expected} lines for FLORES-200 {split}, found {len(lines)}")
     return list(lines)
+
+
+def flores_metadata_relpath(split: str) -> str:
+    """Mirror-layout path of a FLORES-200 metadata file, e.g. ``flores200/metadata_dev.tsv``.
+
+    Raises:
+        DataError: On an unknown split.
+    """
+    if split not in FLORES_SPLIT_SIZES:
+        raise DataError(f"FLORES-200 split {split!r}: expected one of {sorted(FLORES_SPLIT_SIZES)}")
+    return f"flores200/metadata_{split}.tsv"
+
+
+@cached_parser
+def _parse_metadata_urls(path: Path) -> tuple[str, ...]:
+    lines = read_text(path).removesuffix("\n").split("\n")
+    header = lines[0].removesuffix("\r").split("\t")
+    if not header or header[0] != "URL":
+        raise DataError(path, "a header line whose first column is 'URL'", line=1)
+    urls = []
+    for i, line in enumerate(lines[1:], start=2):
+        url = line.removesuffix("\r").split("\t", 1)[0].strip()
+        if not url:
+            raise DataError(path, "a non-empty URL", field="URL", line=i)
+        urls.append(url)
+    return tuple(urls)
+
+
+def load_flores_urls(sources: DataSources, split: str) -> list[str]:
+    """The source-article URL of every line of a FLORES-200 split (``metadata_<split>.tsv``, column ``URL``).
+
+    Consecutive lines of one article share a URL; the URL is the same in every language (the files are
+    line-parallel).
+
+    Args:
+        sources: Where to read from.
+        split: ``"dev"`` or ``"devtest"``.
+
+    Returns:
+        One URL per line of the split (997 / 1012), in file order.
+
+    Raises:
+        DataError: Unknown split, missing file, a header without ``URL`` first, an empty URL, or a row count
+            other than the split's line count.
+    """
+    path = sources.file(flores_metadata_relpath(split))
+    urls = _parse_metadata_urls(path)
+    expected = FLORES_SPLIT_SIZES[split]
+    if len(urls) != expected:
+        raise DataError(path, f"{expected} metadata rows for FLORES-200 {split}, found {len(urls)}")
+    return list(urls)

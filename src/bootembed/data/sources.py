@@ -22,6 +22,7 @@ Official sources (URL templates are in :func:`official_url`):
 - Tatoeba: ``facebookresearch/LASER`` ``data/tatoeba/v1`` (pinned commit).
 - XL-LoRA pairs: ``mbasoz/xllora-embedding`` ``data/`` (pinned commits).
 - SICK: ``kkalouli/SICK-processing`` ``SICK.txt`` (pinned commit).
+- SWIM-IR exemplars: ``google-research-datasets/swim-ir`` ``*-prompts.csv`` (pinned commit).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ XLLORA_FILES: dict[str, str] = {
     "mixed_parallel_xnli_14l_opusmt_10k_fin_pos.csv": "a1b70078e582d2f1fc198ffbe19825b1423314f3",
     "mixed_parallel_xnli_14l_opusmt_10k_fin_neg.csv": "7dc4a39f849bb91e35f531d700260baf7f4a3465",
 }
+#: SWIM-IR's few-shot exemplars (google-research-datasets/swim-ir), pinned to the commit that added them.
+SWIM_IR_COMMIT = "653fad75c22b7fed0f420ec54fcce707971a640c"
+SWIM_IR_FILES = ("XOR-Retrieve-prompts.csv", "MIRACL-prompts.csv", "xtreme-up-prompts.csv")
 SEMREL_REPO = "semantic-textual-relatedness/Semantic_Relatedness_SemEval2024"
 #: The commit that added the test labels (``*_test_with_labels.csv``), not the moving ``main``.
 SEMREL_COMMIT = "8f1844dcee4325626685113ce39df7215bd8dffb"
@@ -240,6 +244,8 @@ def official_url(relpath: str) -> str:
         return _github_raw("facebookresearch/LASER", LASER_COMMIT, f"data/tatoeba/v1/{parts[1]}")
     if len(parts) == 2 and parts[0] == "xllora" and parts[1] in XLLORA_FILES:
         return _github_raw("mbasoz/xllora-embedding", XLLORA_FILES[parts[1]], f"data/{parts[1]}")
+    if len(parts) == 2 and parts[0] == "swim_ir_prompts" and parts[1] in SWIM_IR_FILES:
+        return _github_raw("google-research-datasets/swim-ir", SWIM_IR_COMMIT, parts[1])
     if tuple(parts) == ("sick", "SICK.txt"):
         return _github_raw("kkalouli/SICK-processing", SICK_COMMIT, "SICK.txt")
     raise DataError(relpath, "a file with a known official download URL")

@@ -10,7 +10,7 @@ definitions mteb uses, so that the full-set value equals mteb's score:
 * :func:`weighted_f1`: support-weighted F1 of predicted against gold item labels (bitext mining, as sklearn's
   ``f1_score(average="weighted", zero_division=0)``);
 * :func:`mean`: the mean of per-item scores (classification accuracy averaged over the probe experiments,
-  retrieval recall@10 / nDCG@10 per query).
+  retrieval recall@10 / nDCG@10 / MRR@10 per query, :func:`rank_metrics_at_k`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METRICS", "item_data", "mean", "ndcg_recall_at_k", "spearman", "weighted_f1"]
+__all__ = [
+    "METRICS",
+    "item_data",
+    "mean",
+    "ndcg_recall_at_k",
+    "rank_metrics_at_k",
+    "spearman",
+    "weighted_f1",
+]
 
 
 def mean(values: np.ndarray, indices: np.ndarray) -> float:
@@ -60,13 +68,14 @@ def weighted_f1(items: tuple[np.ndarray, np.ndarray], indices: np.ndarray) -> fl
     return float((f1 * support).sum() / support.sum())
 
 
-def ndcg_recall_at_k(
+def rank_metrics_at_k(
     run: dict[str, dict[str, float]], relevant: dict[str, str], k: int = 10
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per-query nDCG@k and recall@k of a retrieval run with one relevant document per query.
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Per-query nDCG@k, recall@k and MRR@k of a retrieval run with one relevant document per query.
 
-    Documents are ranked by score, ties broken by document id (descending), as pytrec_eval does. With one
-    relevant document at rank r, nDCG@k = 1 / log2(r + 1) if r <= k else 0, and recall@k = [r <= k].
+    Documents are ranked by score, ties broken by document id (descending), as pytrec_eval and mteb's MRR do. With
+    one relevant document at rank r: nDCG@k = 1 / log2(r + 1), recall@k = 1 and MRR@k = 1 / r if r <= k, else all
+    three are 0.
 
     Args:
         run: query id -> document id -> score (mteb's retrieval predictions).
@@ -74,9 +83,10 @@ def ndcg_recall_at_k(
         k: cut-off.
 
     Returns:
-        ``(ndcg, recall, query_ids)``: arrays in the order of ``query_ids`` (those of ``relevant``).
+        ``({"ndcg": ..., "recall": ..., "mrr": ...}, query_ids)``: arrays in the order of ``query_ids`` (those of
+        ``relevant``).
     """
-    ndcg, recall, queries = [], [], []
+    ndcg, recall, mrr, queries = [], [], [], []
     for query, doc in relevant.items():
         scores = run.get(query, {})
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], _desc(kv[0])))
@@ -84,8 +94,18 @@ def ndcg_recall_at_k(
         hit = rank is not None and rank <= k
         ndcg.append(1.0 / np.log2(rank + 1) if hit else 0.0)
         recall.append(1.0 if hit else 0.0)
+        mrr.append(1.0 / rank if hit else 0.0)
         queries.append(query)
-    return np.asarray(ndcg), np.asarray(recall), queries
+    arrays = {"ndcg": np.asarray(ndcg), "recall": np.asarray(recall), "mrr": np.asarray(mrr)}
+    return arrays, queries
+
+
+def ndcg_recall_at_k(
+    run: dict[str, dict[str, float]], relevant: dict[str, str], k: int = 10
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per-query nDCG@k and recall@k (:func:`rank_metrics_at_k`): ``(ndcg, recall, query_ids)``."""
+    arrays, queries = rank_metrics_at_k(run, relevant, k)
+    return arrays["ndcg"], arrays["recall"], queries
 
 
 def _desc(text: str) -> tuple[int, ...]:

@@ -307,8 +307,13 @@ def evaluate_encoder(
     for name, task in tqdm(task_map.items(), desc=f"MTEB {lang}", unit="task"):
         start = time.monotonic()
         logger.info("Evaluating %s on %s (%s)", model_dir, task.metadata.name, lang)
+        model = encoder
+        if TASKS.get(name).reuse_embeddings:
+            from mteb.models.cache_wrappers import CachedEmbeddingWrapper
+
+            model = CachedEmbeddingWrapper(encoder, predictions_dir / f"cache-{name}")
         model_result = mteb.evaluate(
-            encoder,
+            model,
             task,
             cache=None,
             overwrite_strategy="always",

@@ -22,10 +22,12 @@ def _evaluate(
     name: str,
     results_dir: Path,
     train_seed: int | None = None,
+    tasks: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Evaluate ``model_dir`` on ``evaluate.tasks``; mteb's result files and the per-item data (``items.json``) go
-    to ``results_dir`` (atomically). ``train_seed``: the encoder's training seed, recorded; the evaluation protocol
-    (subsamples, probe seeds) uses the params ``seed`` for every encoder, so the bootstrap over items is paired.
+    """Evaluate ``model_dir`` on ``evaluate.tasks`` (or on ``tasks`` when given: the SWIM-IR retrievers' own task);
+    mteb's result files and the per-item data (``items.json``) go to ``results_dir`` (atomically). ``train_seed``:
+    the encoder's training seed, recorded; the evaluation protocol (subsamples, probe seeds) uses the params
+    ``seed`` for every encoder, so the bootstrap over items is paired.
 
     A task for which the language has no data is listed under ``skipped`` with its reason; a language with data
     for none of the tasks is an error, never an empty success.
@@ -41,7 +43,7 @@ def _evaluate(
             sources=sources,
             lang=language,
             output_dir=tmp,
-            tasks=e.tasks,
+            tasks=tasks or e.tasks,
             batch_size=e.batch_size,
             limit=e.limit,
             seed=params.seed,
@@ -51,6 +53,7 @@ def _evaluate(
         "language": language,
         "model": name,
         "train_seed": train_seed,
+        "tasks": list(tasks or e.tasks),
         "limit": e.limit,
         "scores": {k: round(v, 4) for k, v in result.scores.items()},
         "items": {

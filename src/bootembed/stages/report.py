@@ -11,6 +11,9 @@ is empty).
 Seeds: a fine-tuned encoder has one evaluation per training seed (``metrics/eval/<language>/<strategy>/seed<N>.json``,
 ``train_encoder.seeds``); the base encoder one (``metrics/eval/<language>/base.json``). The per-item data next to
 mteb's results (``results/mteb/.../items.json``) give the paired bootstrap intervals (:mod:`bootembed.comparison`).
+A retrieval strategy (SWIM-IR) adds a row per encoder it trains (``swim_ir.variants``, one evaluation per seed of
+``swim_ir.seeds``: ``metrics/eval/<language>/swim_ir/<variant>/seed<N>.json``) and the base encoder's scores on its
+task (``swim_ir/base``) to the base row; each model is compared on the metrics it has.
 """
 
 from __future__ import annotations
@@ -54,39 +57,63 @@ def _runs(params: Any, name: str) -> list[str]:
     return [f"{name}/seed{seed}" for seed in params.train_encoder.seeds]
 
 
+def _retrieval_strategies() -> list[Any]:
+    return [s for s in STRATEGIES.ordered() if s.kind == "retrieval"]
+
+
+def _models(params: Any) -> list[tuple[str, list[str]]]:
+    """``(model, evaluation files)`` of every model of the report: the base encoder (its own evaluation, then each
+    retrieval strategy's evaluation of it on that strategy's tasks), every strategy of ``strategies``, then every
+    encoder a retrieval strategy (SWIM-IR) trains."""
+    base = [
+        "base",
+        *(rel for s in _retrieval_strategies() for rel in s.evaluation_runs(params, "base")),
+    ]
+    models = [("base", base), *((name, _runs(params, name)) for name in params.strategies)]
+    for strategy in _retrieval_strategies():
+        models += [
+            (name, strategy.evaluation_runs(params, name)) for name in strategy.models(params)
+        ]
+    return models
+
+
 def collect_evaluations(
     params: Any, eval_dir: Path
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """``evals[language][model] = [scores per seed]`` from ``<eval_dir>/<language>/...json`` for base + every strategy.
+    """``evals[language][model] = [scores per seed]`` from ``<eval_dir>/<language>/...json`` for base + every strategy
+    + every SWIM-IR encoder; the base's scores on the SWIM-IR task are merged into its one run.
 
     Raises:
         DataError: a result file is missing.
     """
     evals: dict[str, dict[str, list[dict[str, float]]]] = {}
     for language in params.languages:
-        for name in ("base", *params.strategies):
+        for name, rels in _models(params):
             runs = []
-            for rel in _runs(params, name):
+            for rel in rels:
                 path = eval_dir / language / f"{rel}.json"
                 if not path.is_file():
                     raise DataError(path, "an evaluation result (run the evaluate stage)")
                 runs.append(read_json(path)["scores"])
+            if name == "base":
+                runs = [{k: v for run in runs for k, v in run.items()}]
             evals.setdefault(language, {})[name] = runs
     return evals
 
 
 def collect_items(params: Any, results_dir: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``items[language][model] = [per-item data per seed]`` from ``<results_dir>/<language>/.../items.json``.
+    """``items[language][model] = [per-item data per seed]`` from ``<results_dir>/<language>/.../items.json`` (the
+    models of :func:`collect_evaluations`).
 
     Raises:
         DataError: a file is missing or is not an evaluation's per-item data.
     """
     items: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for language in params.languages:
-        for name in ("base", *params.strategies):
-            runs = [
-                _items(results_dir / language / rel / ITEMS_FILE) for rel in _runs(params, name)
-            ]
+        for name, rels in _models(params):
+            runs = [_items(results_dir / language / rel / ITEMS_FILE) for rel in rels]
+            if name == "base":
+                runs = [{k: v for run in runs for k, v in run.items()}]
             items.setdefault(language, {})[name] = runs
     return items
 
@@ -282,7 +309,12 @@ def run(
 ) -> dict[str, Any]:
     """Write the summary JSON, its Markdown rendering, one plot CSV per metric, the training curves, and beside
     ``out`` the headline metrics (``headline/``) and the offline HTML report (``report.html``)."""
-    kinds = {s.name: s.kind for s in STRATEGIES.ordered()}
+    # SWIM-IR encoders learn from synthetic data too: they compete for "best synthetic" on their own metrics.
+    kinds = {
+        name: "synthetic" if s.kind == "retrieval" else s.kind
+        for s in STRATEGIES.ordered()
+        for name in s.report_names()
+    }
     items = collect_items(params, results_dir)
     comparison = {
         language: compare_language(

@@ -1,4 +1,5 @@
-"""The ``train_encoder`` stage: fine-tune the base encoder on one strategy's triplets."""
+"""The ``train_encoder`` stages: fine-tune the base encoder on one strategy's triplets, or a retriever on SWIM-IR
+(query, passage) pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from bootembed import distributed
-from bootembed.encoder_training import measure_dtypes, train_encoder
+from bootembed.encoder_training import document_prompt, measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
 from bootembed.io import write_json
 from bootembed.provenance import record
@@ -36,21 +37,41 @@ def _train(
     request: LanguageRequest,
     *,
     base: Path,
-    triplets: Path,
     out: Path,
+    triplets: Path | None = None,
+    pairs: Path | None = None,
     train_seed: int | None = None,
+    max_steps: int | None = None,
 ) -> dict[str, Any]:
-    """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``.
+    """MultipleNegativesRankingLoss fine-tuning into ``out``: on ``triplets`` (in-batch negatives + hard negative),
+    or on (query, passage) ``pairs`` (in-batch negatives; queries get ``models.encoder.prompt``, passages the base
+    encoder's saved document prompt, e.g. E5's ``query: `` / ``passage: ``; ``models.encoder.prompt: ""`` gives
+    neither a prefix).
 
     ``train_seed`` (one of ``train_encoder.seeds``; default: the params ``seed``) seeds the initialisation of the
-    data order and dropout.
+    data order and dropout; ``max_steps`` replaces ``train_encoder.max_steps``.
+
+    Raises:
+        ValueError: not exactly one of ``triplets`` and ``pairs``.
     """
+    if (triplets is None) == (pairs is None):
+        raise ValueError("train-encoder: expected exactly one of --triplets and --pairs")
     params, language = request.params, request.language
     seed = params.seed if train_seed is None else train_seed
     p = params.train_encoder
-    frame = pl.read_parquet(triplets)
-    options = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
-    options["prompt"] = params.models.encoder.prompt or None
+    frame = pl.read_parquet(triplets if triplets is not None else pairs)
+    options: dict[str, Any] = {name: getattr(p, name) for name in _TRAINING_OPTIONS}
+    if max_steps is not None:
+        options["max_steps"] = max_steps
+    if pairs is None:
+        options["prompt"] = params.models.encoder.prompt or None
+    else:
+        options["pairs"] = True
+        query = params.models.encoder.prompt
+        options["prompt"] = {
+            "anchor": query,
+            "positive": (document_prompt(base) or "") if query else "",
+        }
     sources = data_sources(params, request.params_path)
 
     def measure() -> Any:
@@ -68,7 +89,7 @@ def _train(
     return {
         "steps": result.steps,
         "train_loss": round(result.train_loss, 4),
-        "triplets": result.num_triplets,
+        ("pairs" if pairs is not None else "triplets"): result.num_triplets,
         "loss_curve": result.losses,
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 1),

@@ -11,6 +11,10 @@ A strategy is one module of :mod:`bootembed.strategies` holding one :class:`Stra
 * for a synthetic strategy, the adapters it needs per polarity, its prompts and its output parsing
   (:class:`SyntheticStrategy`); the shared ``synthesize`` matrix stage runs every synthetic strategy the same way.
 
+A third kind, :class:`RetrievalStrategy` (SWIM-IR), trains retrievers on synthetic (query, passage) pairs instead of
+triplet encoders: it is not a ``strategies`` entry (those train the triplet encoders of the shared stages) but brings
+its own stages and its own encoders (:meth:`RetrievalStrategy.models`), which the report adds as rows.
+
 Every synthetic strategy keeps its generator in ``models/generators/<strategy>/<language>/``: LoRA adapters in
 ``positive/`` and ``negative/`` when it has them, and whatever its prompts need (exemplars).
 """
@@ -31,7 +35,14 @@ from bootembed.provenance import WEIGHTS_ONLY, dir_digest, generator_base_id
 from bootembed.schema import Section
 from bootembed.stage_spec import StageSpec
 
-__all__ = ["BaselineInputs", "BaselineStrategy", "PromptBuilder", "Strategy", "SyntheticStrategy"]
+__all__ = [
+    "BaselineInputs",
+    "BaselineStrategy",
+    "PromptBuilder",
+    "RetrievalStrategy",
+    "Strategy",
+    "SyntheticStrategy",
+]
 
 #: ``(anchor row with anchor_id / anchor / language, polarity) -> prompt``
 PromptBuilder = Callable[[Mapping[str, object], str], str]
@@ -78,6 +89,10 @@ class Strategy(abc.ABC):
     def section(self, params: Any) -> Any:
         """This strategy's validated params section (``None`` if it has none)."""
         return getattr(params, self.name) if self.params_model is not None else None
+
+    def report_names(self) -> tuple[str, ...]:
+        """The names of the encoders this strategy can add to the report, in report order (default: its name)."""
+        return (self.name,)
 
 
 class SyntheticStrategy(Strategy):
@@ -231,3 +246,37 @@ class BaselineStrategy(Strategy):
                 comment=self.stage_comment,
             )
         ]
+
+
+class RetrievalStrategy(Strategy):
+    """A strategy that trains retrievers on synthetic (query, passage) pairs (SWIM-IR, Thakur et al., NAACL 2024).
+
+    Unlike a triplet strategy it has several encoders, one per variant (:meth:`models`), and its :meth:`stages`
+    build, train and evaluate them all (passages, query synthesis, encoder training through the ``train-encoder``
+    command, evaluation through the ``evaluate`` command on its own retrieval task). Its evaluation files lie in
+    the folders of the shared ones (``metrics/eval/<language>/...``, ``results/mteb/<language>/...``) at
+    :meth:`evaluation_runs`, so the report adds its encoders as rows beside the triplet encoders, and the base
+    encoder's scores on its task to the base row.
+    """
+
+    kind: ClassVar[str] = "retrieval"
+
+    def output_language(self, language: str) -> str:
+        """The language SWIM-IR's own variants (cross-lingual, monolingual) write their queries in: the target."""
+        return language
+
+    @abc.abstractmethod
+    def report_names(self) -> tuple[str, ...]:
+        """Every encoder (variant) this strategy can train, in report order."""
+
+    @abc.abstractmethod
+    def models(self, params: Any) -> tuple[str, ...]:
+        """The encoders ``params`` selects (a subset of :meth:`report_names`, possibly empty)."""
+
+    @abc.abstractmethod
+    def evaluation_runs(self, params: Any, model: str) -> list[str]:
+        """Evaluation files of ``model`` relative to a language folder, without suffix (one per training seed).
+
+        ``model == "base"`` gives the base encoder's evaluation on this strategy's own tasks (one file), which the
+        report merges into the base row.
+        """

@@ -67,6 +67,8 @@ class EvalTask(abc.ABC):
         dataset_path: the mteb dataset path (``local/...``; never fetched).
         license: the dataset's license.
         bibtex: its citation.
+        reuse_embeddings: encode each distinct (text, prompt type) once across the task's hf subsets (mteb's
+            ``CachedEmbeddingWrapper``): for tasks whose subsets share queries or corpora.
     """
 
     name: ClassVar[str]
@@ -85,6 +87,7 @@ class EvalTask(abc.ABC):
     dataset_path: ClassVar[str]
     license: ClassVar[str]
     bibtex: ClassVar[str]
+    reuse_embeddings: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
