@@ -183,8 +183,17 @@ def test_sft_trainer_gets_bf16_and_use_cpu_on_a_faked_bf16_cpu(
         save_steps=10,
     )
     assert trainer.args.bf16 is True and trainer.args.use_cpu is True
+    # the loss really is computed under bf16 autocast (the project's loss calls the backbone directly, past the
+    # forward accelerate wraps): the LM head's logits come out in bf16
+    import torch
+
+    head = trainer.accelerator.unwrap_model(trainer.model).get_base_model().get_output_embeddings()
+    seen: list[torch.dtype] = []
+    handle = head.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     trainer.train()
+    handle.remove()
     assert trainer.state.global_step == 1
+    assert seen and set(seen) == {torch.bfloat16}
 
 
 def test_bf16_without_use_cpu_is_what_crashed():

@@ -337,9 +337,12 @@ def _build_trainer(
                 if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                     loss = loss * self.accelerator.num_processes
             else:
-                loss = completion_only_loss(
-                    self.accelerator.unwrap_model(model), inputs, num_items_in_batch
-                )
+                # the backbone is called directly, past the forward that accelerate wrapped in autocast: without
+                # this context bf16 mixed precision would silently compute in float32
+                with self.accelerator.autocast():
+                    loss = completion_only_loss(
+                        self.accelerator.unwrap_model(model), inputs, num_items_in_batch
+                    )
             return (loss, {"loss": loss}) if return_outputs else loss
 
     trainer = _CompletionOnlySFTTrainer(
