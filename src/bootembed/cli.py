@@ -77,6 +77,12 @@ _WORK = click.option(
 _BASE_GENERATOR = click.option(
     "--base", default="models/base/generator", show_default=True, type=Path
 )
+_LIVE = click.option(
+    "--live-dir",
+    type=Path,
+    default=None,
+    help="dvclive folder of the training curves (loss, learning rate, gradient norm) [default: none].",
+)
 
 
 def _path(*names: str, **kwargs: Any) -> Any:
@@ -180,6 +186,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             click.option("--prefix", default="sft_", show_default=True),
             _path("--out-dir"),
             _METRICS,
+            _LIVE,
         ],
         "Train a positive and a negative LoRA generator (XL-LoRA or English task adapters) with TRL SFT.",
     ),
@@ -191,6 +198,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             _path("--text", "text_path", help="lm_text.jsonl"),
             _path("--out"),
             _METRICS,
+            _LIVE,
         ],
         "Train a language LoRA (causal LM on one language's text) for adapter composition.",
     ),
@@ -281,6 +289,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             ),
             _path("--out"),
             _METRICS,
+            _LIVE,
         ],
         "Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative).",
     ),
@@ -339,11 +348,11 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             ),
             _path("--fidelity-dir", required=False, default="metrics/fidelity", show_default=True),
             _path(
-                "--curves",
-                "curve_dirs",
+                "--curves-dir",
                 required=False,
-                multiple=True,
-                help="Folders of training metrics JSON with a loss_curve (repeat); plotted as training curves.",
+                default="metrics/dvclive",
+                show_default=True,
+                help="dvclive folders of the training stages; their loss curves go into the HTML report.",
             ),
         ],
         "Collect every evaluation into metrics/summary.json, a Markdown table and per-task plot data.",

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from bootembed import training
+from bootembed.curves import LiveCurves
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
 from bootembed.provenance import canonical_model_files, package_versions, settings_digest
@@ -132,6 +133,7 @@ def train_encoder(
     save_steps: int = 50,
     work_root: str | Path | None = None,
     freeze_embeddings: bool = False,
+    live_dir: str | Path | None = None,
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
@@ -178,6 +180,8 @@ def train_encoder(
         work_root: Root of the work folders (default :data:`bootembed.work.DEFAULT_ROOT`).
         freeze_embeddings: Keep the token-embedding matrix fixed (``get_input_embeddings()`` of the transformer);
             the transformer layers and the position embeddings still train.
+        live_dir: dvclive folder of the training curves (loss, learning rate, gradient norm per logging step;
+            :class:`bootembed.curves.LiveCurves`), or ``None`` for none.
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -310,7 +314,12 @@ def train_encoder(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss
     )
+    curves = LiveCurves(live_dir) if live_dir is not None else None
+    if curves is not None:
+        trainer.add_callback(curves.callback())
     train_output, seconds = training.resume_training(trainer, checkpoint)
+    if curves is not None:
+        curves.finish(trainer.state)
     log_history = list(trainer.state.log_history)
     steps = int(train_output.global_step)
     train_loss = float(train_output.training_loss)

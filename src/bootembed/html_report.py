@@ -84,7 +84,7 @@ def chart_curves(title: str, curves: Mapping[str, Sequence[tuple[int, float]]]) 
 
     Args:
         title: the chart title.
-        curves: ``{name: [(step, loss), ...]}`` (:func:`bootembed.stages.report.collect_curves`).
+        curves: ``{name: [(step, loss), ...]}`` (:func:`bootembed.curves.read_loss_curves`).
 
     Returns:
         An inline SVG element (text).
@@ -151,7 +151,7 @@ def render_html(
         markdown_text: its Markdown rendering (the tables: scores, Δ with intervals, verdicts, fidelity,
             diagnostics, filter counts).
         curves: training loss curves, ``{"train_encoder/<lang>/<strategy>/seed<N>": [(step, loss), ...]}``
-            (:func:`bootembed.stages.report.collect_curves`): a chart for the generator adapters, one per language
+            (:func:`bootembed.curves.read_loss_curves`): a chart for the generator adapters, one per language
             and strategy for the encoders.
         samples: ``{language: {strategy: [{"anchor", "positive", "negative"}, ...]}}`` training triplets.
 

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bootembed.stage_spec import StageSpec
+from bootembed.prompts import POLARITIES
+from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 
 __all__ = [
     "SRC",
@@ -92,15 +93,20 @@ def _spec(
     metrics: str,
     out_flag: str = "--out",
     cache: bool = True,
+    live: str | None = None,
+    live_runs: tuple[str, ...] = ("",),
     **spec: Any,
 ) -> StageSpec:
     """A stage whose command ``cmd`` goes on with ``<out_flag> <out> --metrics <metrics>``: its one output (cached
-    or not) and its metrics file. ``spec``: the other :class:`StageSpec` fields."""
+    or not) and its metrics file; a training stage also gets ``--live-dir <live>``, its dvclive folder
+    (:func:`bootembed.stage_spec.live_outputs` of ``live_runs``). ``spec``: the other :class:`StageSpec` fields."""
+    live_outs, plots = live_outputs(live, live_runs) if live else ((), ())
     return StageSpec(
         name=name,
-        cmd=f"{cmd} {out_flag} {out} --metrics {metrics}",
-        outs=(out if cache else {out: {"cache": False}},),
+        cmd=f"{cmd} {out_flag} {out} --metrics {metrics}" + (f" --live-dir {live}" if live else ""),
+        outs=(out if cache else {out: {"cache": False}}, *live_outs),
         metrics=(metrics,),
+        plots=plots,
         **spec,
     )
 
@@ -189,6 +195,8 @@ def _head() -> list[StageSpec]:
             out_flag="--out-dir",
             out="models/adapters/task",
             metrics="metrics/train_generator/task.json",
+            live=f"{LIVE_ROOT}/train_generator/task",
+            live_runs=POLARITIES,
             module="train_generator",
             deps=(
                 _BASE_GEN,
@@ -237,6 +245,7 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             f"train-encoder --language {_L} --triplets {triplets} --seed {_N}",
             out=f"models/encoders/{_L}/{_S}/seed{_N}",
             metrics=f"metrics/train_encoder/{_L}/{_S}/seed{_N}.json",
+            live=f"{LIVE_ROOT}/train_encoder/{_L}/{_S}/seed{_N}",
             module="train_encoder",
             matrix=_PER_SEED,
             deps=(_BASE_ENC, triplets),
@@ -277,17 +286,15 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             name="report",
             module="report",
             cmd="report --eval-dir metrics/eval --results-dir results/mteb --fidelity-dir metrics/fidelity "
-            "--diagnostics metrics/filter --diagnostics metrics/baselines --curves metrics/train_generator "
-            "--curves metrics/train_encoder --out metrics/summary.json --markdown metrics/summary.md "
-            "--plots-dir metrics/plots",
+            f"--diagnostics metrics/filter --diagnostics metrics/baselines --curves-dir {LIVE_ROOT} "
+            "--out metrics/summary.json --markdown metrics/summary.md --plots-dir metrics/plots",
             deps=(
                 "metrics/eval",
                 "results/mteb",
                 "metrics/fidelity",
                 "metrics/filter",
                 "metrics/baselines",
-                "metrics/train_generator",
-                "metrics/train_encoder",
+                LIVE_ROOT,
                 "data/triplets",
             ),
             params=("seed", "languages", "strategies", "train_encoder.seeds", "report"),
@@ -298,7 +305,7 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             ),
             metrics=("metrics/summary.json", HEADLINE),
             comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
-            "Markdown tables, plot data and training curves",
+            "Markdown tables, plot data, headline metrics, the offline HTML report (with the dvclive curves)",
         ),
     ]
 
@@ -435,6 +442,7 @@ def _render_stage(spec: StageSpec) -> list[str]:
     lines += _yaml_list(
         "metrics", [{m: {"cache": False}} for m in spec.metrics if m == HEADLINE], 4
     )
+    lines += _yaml_list("plots", spec.plots, 4)
     return lines
 
 
@@ -470,7 +478,8 @@ def render_dvc_yaml() -> str:
         lines += _render_stage(spec)
         lines.append("")
     lines.append(
-        "# `dvc plots show`: one bar chart per metric, a row of bars per language (template in .dvc/plots/)."
+        "# `dvc plots show`: one bar chart per metric, a row of bars per language (template in .dvc/plots/); the "
+        "training\n# curves are the `plots` of the training stages (dvclive folders under metrics/dvclive)."
     )
     lines.append("plots:")
     for metric in metric_order():
@@ -481,13 +490,6 @@ def render_dvc_yaml() -> str:
             "      y:",
             f"        metrics/plots/{metric}.csv: model",
         ]
-    lines += [
-        "  # training loss per logging step: every generator adapter and every encoder (one plot per file)",
-        "  - metrics/plots/curves:",
-        "      template: linear",
-        "      x: step",
-        "      y: loss",
-    ]
     return "\n".join(lines) + "\n"
 
 

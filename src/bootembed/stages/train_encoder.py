@@ -37,11 +37,12 @@ def _train(
     triplets: Path,
     out: Path,
     train_seed: int | None = None,
+    live_dir: Path | None = None,
 ) -> dict[str, Any]:
     """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``.
 
     ``train_seed`` (one of ``train_encoder.seeds``; default: the params ``seed``) seeds the initialisation of the
-    data order and dropout.
+    data order and dropout. The training curves go to ``live_dir`` (dvclive) when given.
     """
     params, language = request.params, request.language
     seed = params.seed if train_seed is None else train_seed
@@ -61,12 +62,13 @@ def _train(
             **{k: v for k, v in options.items() if k not in _RUN_ONLY},
         ),
     )
-    result = train_encoder(base, frame, out, seed=seed, dtype=decision, **options)
+    result = train_encoder(
+        base, frame, out, seed=seed, dtype=decision, live_dir=live_dir, **options
+    )
     return {
         "steps": result.steps,
         "train_loss": round(result.train_loss, 4),
         "triplets": result.num_triplets,
-        "loss_curve": result.losses,
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 1),
         **record(seed=seed, dtypes=[decision]),
