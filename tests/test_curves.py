@@ -102,12 +102,12 @@ def test_a_run_logs_its_curves_per_optimizer_step(encoder_dir: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("kill_at", ["step 3", "final save"])
-def test_a_killed_and_resumed_run_writes_the_same_folder(
+def test_a_killed_and_resumed_run_writes_the_same_curves_and_card(
     encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kill_at: str
 ) -> None:
     """Killed at step 3 (resumed from checkpoint-2: the folder restarts from the checkpoint's history) or while
     saving after the final checkpoint (restored without training: the history is written at the end), the
-    rerun's dvclive folder is byte for byte that of an uninterrupted run."""
+    rerun's dvclive folder is byte for byte that of an uninterrupted run, and so is its model card."""
     triplets = _triplets()
     train_encoder(
         encoder_dir,
@@ -154,6 +154,11 @@ def test_a_killed_and_resumed_run_writes_the_same_folder(
     )
     assert result.resumed_from == ("checkpoint-2" if kill_at == "step 3" else "checkpoint-4")
     assert _files(tmp_path / "live") == _files(tmp_path / "live_ref")
+    # the encoder's model card (bootembed.model_card) too: every logged loss, the hyper-parameters, no run time
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert card == (tmp_path / "ref" / "README.md").read_text(encoding="utf-8")
+    assert "### Training Logs" in card and "`learning_rate`: 2e-05" in card
+    assert "Training Time" not in card
 
 
 def test_offline_and_no_repository_side_effects(

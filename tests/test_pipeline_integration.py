@@ -153,6 +153,11 @@ def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
     loss = f"metrics/dvclive/train_encoder/{lang}/xllora/seed42/plots/metrics/train/loss.tsv"
     assert plots["data"][loss][0]["content"]["data"]["values"], plots["data"].keys()
     assert f"encoders {lang} xllora" in (smoke_repo / "metrics/report.html").read_text()
+    # Every fine-tuned encoder has its shareable model card (lineage, scores with intervals).
+    for model in models[1:]:
+        card = (smoke_repo / f"models/cards/{lang}/{model}/seed42/README.md").read_text()
+        assert "## bootembed: data lineage" in card and "| semrel_spearman |" in card, model
+        assert "base_model: intfloat/multilingual-e5-small" in card, model
 
     # Nothing changed: a second repro reruns nothing, and no work folder is left behind.
     out = _run(["dvc", "repro"], smoke_repo)

@@ -357,6 +357,31 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
         ],
         "Collect every evaluation into metrics/summary.json, a Markdown table and per-task plot data.",
     ),
+    (
+        "model-card",
+        "model_card",
+        [
+            _LANGUAGE,
+            _strategy("strategy"),
+            click.option("--seed", "train_seed", type=int, required=True, help="Training seed."),
+            _path(
+                "--encoder", help="models/encoders/<language>/<strategy>/seed<N> (its README.md)"
+            ),
+            _path("--triplets", help="Its training triplets."),
+            _path("--eval", "eval_path", help="Its evaluation (metrics/eval/...json)."),
+            _path("--summary", "summary_path", required=False, default="metrics/summary.json"),
+            _path(
+                "--diagnostics",
+                "diagnostics_dirs",
+                required=False,
+                multiple=True,
+                help="Folders of filter / baseline metrics JSON (repeat).",
+            ),
+            click.option("--base", default="models/base/encoder", show_default=True, type=Path),
+            _path("--out", help="The card (models/cards/<language>/<strategy>/seed<N>/README.md)."),
+        ],
+        "The shareable model card of one fine-tuned encoder: its card, data lineage, scores with intervals.",
+    ),
 ]
 
 for _command in _STAGE_COMMANDS:
@@ -372,6 +397,17 @@ def merge_shards_command(anchors: Path, out: Path, shards: tuple[Path, ...]) -> 
     from bootembed.stages import synthesize as stage
 
     stage.merge(anchors=anchors, out=out, shards=shards)
+
+
+@main.command("export-encoder")
+@_path("--encoder", help="models/encoders/<language>/<strategy>/seed<N>")
+@_path("--card", help="models/cards/<language>/<strategy>/seed<N>/README.md")
+@_path("--out", help="Folder to write (replaced as a whole).")
+def export_encoder_command(encoder: Path, card: Path, out: Path) -> None:
+    """Copy a fine-tuned encoder with its shareable model card as README.md, ready to share (e.g. on the Hub)."""
+    from bootembed.stages.model_card import export
+
+    click.echo(str(export(encoder=encoder, card=card, out=out)))
 
 
 @main.command("dvc-yaml")

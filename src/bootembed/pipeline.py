@@ -213,6 +213,8 @@ def _head() -> list[StageSpec]:
 def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]:
     synthetic_data = f"data/synthetic/{_L}/{_S}.parquet"
     triplets = f"data/triplets/{_L}/{_S}.parquet"
+    encoder = f"models/encoders/{_L}/{_S}/seed{_N}"
+    card = f"models/cards/{_L}/{_S}/seed{_N}/README.md"
     return [
         _spec(
             "synthesize",
@@ -306,6 +308,27 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             metrics=("metrics/summary.json", HEADLINE),
             comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
             "Markdown tables, plot data, headline metrics, the offline HTML report (with the dvclive curves)",
+        ),
+        StageSpec(
+            name="model_card",
+            module="model_card",
+            matrix=_PER_SEED,
+            cmd=f"model-card --language {_L} --strategy {_S} --seed {_N} --encoder {encoder} "
+            f"--triplets {triplets} --eval metrics/eval/{_L}/{_S}/seed{_N}.json --summary metrics/summary.json "
+            f"--diagnostics metrics/filter --diagnostics metrics/baselines --out {card}",
+            deps=(
+                f"{encoder}/README.md",
+                f"{_BASE_ENC}/source.json",
+                triplets,
+                f"metrics/eval/{_L}/{_S}/seed{_N}.json",
+                "metrics/summary.json",
+                "metrics/filter",
+                "metrics/baselines",
+            ),
+            params=("prepare.anchor_source",),
+            outs=({card: {"cache": False}},),
+            comment="the shareable model card of every fine-tuned encoder: its sentence-transformers card, data "
+            "lineage, scores with intervals (bootembed export-encoder joins encoder and card)",
         ),
     ]
 

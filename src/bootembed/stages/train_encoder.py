@@ -9,6 +9,7 @@ import polars as pl
 
 from bootembed.encoder_training import measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
+from bootembed.model_card import training_card_data
 from bootembed.provenance import record
 from bootembed.stages.common import LanguageRequest, data_sources, language_stage, stage_dtype
 
@@ -42,7 +43,9 @@ def _train(
     """MultipleNegativesRankingLoss fine-tuning (in-batch negatives + hard negative) into ``out``.
 
     ``train_seed`` (one of ``train_encoder.seeds``; default: the params ``seed``) seeds the initialisation of the
-    data order and dropout. The training curves go to ``live_dir`` (dvclive) when given.
+    data order and dropout. The training curves go to ``live_dir`` (dvclive) when given. The encoder folder's
+    ``README.md`` is its sentence-transformers model card (:func:`bootembed.model_card.training_card_data`; the
+    strategy is the triplets' ``strategy`` column, else the file name).
     """
     params, language = request.params, request.language
     seed = params.seed if train_seed is None else train_seed
@@ -62,8 +65,18 @@ def _train(
             **{k: v for k, v in options.items() if k not in _RUN_ONLY},
         ),
     )
+    strategies = frame["strategy"].unique().to_list() if "strategy" in frame.columns else []
+    strategy = strategies[0] if len(strategies) == 1 else triplets.stem
+    card = training_card_data(language=language, strategy=strategy, seed=seed, base_dir=base)
     result = train_encoder(
-        base, frame, out, seed=seed, dtype=decision, live_dir=live_dir, **options
+        base,
+        frame,
+        out,
+        seed=seed,
+        dtype=decision,
+        live_dir=live_dir,
+        card_data=card,
+        **options,
     )
     return {
         "steps": result.steps,

@@ -144,9 +144,7 @@ def run_language_adapter(
     decision = dtype_decision(params, base, examples)
     metrics = {
         **record(seed=params.seed, dtypes=[decision]),
-        **_summary(
-            _train(params, base, examples, out, lm=True, dtype=decision, live_dir=live_dir)
-        ),
+        **_summary(_train(params, base, examples, out, lm=True, dtype=decision, live_dir=live_dir)),
     }
     write_json(metrics_path, metrics)
     return metrics
