@@ -122,9 +122,15 @@ def collect_fidelity(params: Any, folder: Path) -> dict[str, dict[str, dict[str,
 
 
 def headline_key(metric: str) -> str:
-    """The short key of ``metric`` in the headline files: ``flores_`` and ``retrieval_`` dropped
-    (``flores_retrieval_recall_at_10`` -> ``recall_at_10``, ``flores_bitext_f1_tgt2eng`` -> ``bitext_f1_tgt2eng``)."""
-    return metric.removeprefix("flores_").replace("retrieval_", "")
+    """The short key of ``metric`` in the headline files: its task's :attr:`~bootembed.evaluation.tasks.base.EvalTask.
+    headline` name (``flores_retrieval_recall_at_10`` -> ``recall@10``, ``semrel_spearman`` -> ``semrel``), else the
+    metric itself (an official mteb task's ``SemRel24STS_cosine_spearman``)."""
+    from bootembed.evaluation.tasks import TASKS
+
+    for task in TASKS.ordered():
+        if metric in task.headline:
+            return task.headline[metric]
+    return metric
 
 
 def write_headline(summary: dict[str, Any], folder: Path) -> list[Path]:
