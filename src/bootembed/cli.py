@@ -369,7 +369,13 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             ),
             _path("--triplets", help="Its training triplets."),
             _path("--eval", "eval_path", help="Its evaluation (metrics/eval/...json)."),
-            _path("--summary", "summary_path", required=False, default="metrics/summary.json"),
+            _path(
+                "--summary",
+                "summary_path",
+                required=False,
+                default="metrics/summary.json",
+                show_default=True,
+            ),
             _path(
                 "--diagnostics",
                 "diagnostics_dirs",
