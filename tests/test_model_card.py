@@ -116,6 +116,7 @@ def _inputs(root: Path) -> dict[str, Path]:
                 },
                 "sd": {LANG: {"xllora": {"semrel_spearman": 0.0083, "sib200_accuracy": 0.003}}},
                 "n_seeds": {LANG: {"xllora": 3}},
+                "metrics": ["semrel_spearman", "sib200_accuracy"],
                 "intervals": {LANG: {"xllora": {"semrel_spearman": interval}}},
             }
         )
@@ -167,6 +168,9 @@ def test_the_card_stage_adds_lineage_and_scores_with_intervals(
         in text
     )
     assert "| sib200_accuracy | 0.5000 | 0.5300 ± 0.0030 | 0.4400 | – |" in text
+    assert text.index("| semrel_spearman |") < text.index(
+        "| sib200_accuracy |"
+    )  # the report's order
     assert text.index("## bootembed: evaluation") < text.index("## Training Details")
 
     exported = stage.export(encoder=trained / "encoder", card=out, out=tmp_path / "share")
@@ -188,7 +192,8 @@ def test_a_baseline_card_names_its_inputs_and_missing_files_are_named(
         params, stage.stage_strategy("translation", object, "x"), LANG, inputs["triplets"], ()
     )
     assert info["generator_ids"] == [] and info["generator_dir"] is None
-    assert info["anchors"]["count"] == 3 and "hau_Latn" in info["anchors"]["source"]
+    assert info["anchors"] == {"count": 3, "source": None}
+    assert info["inputs"] == ["data/prepared/hau_Latn/anchors.parquet", "models/base/encoder"]
     with pytest.raises(DataError, match=r"eval\.json"):
         stage.run(
             params,

@@ -99,7 +99,8 @@ def chart_curves(title: str, curves: Mapping[str, Sequence[tuple[int, float]]]) 
     for name, rows in curves.items():
         if rows:
             steps, losses = zip(*rows, strict=True)
-            ax.plot(steps, losses, label=name, linewidth=1.2)
+            # a run with one or two logged steps (smoke sizes) is drawn as points, not an invisible line
+            ax.plot(steps, losses, label=name, linewidth=1.2, marker="o" if len(rows) < 3 else None)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("step", fontsize=9)
     ax.set_ylabel("training loss", fontsize=9)

@@ -118,9 +118,11 @@ class CardInfo:
         strategy_description: one line (the registry's description) and ``paper``: where the method comes from.
         base_model: description of the base encoder (:func:`base_model_reference`).
         lineage: ``{"generator_ids": [...], "backends": [...], "generator_dir": str | None, "adapters": [...],
-            "anchors": {...}, "triplets": int, "filter": {...} | None}``.
+            "anchors": {"count", "source"}, "inputs": [...] (a baseline's input files), "triplets": int,
+            "filter": {...} | None}``.
         scores: this encoder's scores (its own evaluation), ``{metric: value}``.
-        summary: the strategy's rows of the report: ``mean``, ``sd``, ``n_seeds``, ``base``, ``interval``
+        summary: the strategy's rows of the report: ``metrics`` (their order), ``mean``, ``sd``, ``n_seeds``,
+            ``base``, ``interval``
             (``{metric: {"delta", "low", "high", "significant", "confidence"}}``).
     """
 
@@ -156,10 +158,17 @@ def _lineage_text(info: CardInfo) -> list[str]:
         f"- **Target language:** `{info.language}` (FLORES-200 code)",
         f"- **Base encoder:** {info.base_model}",
         f"- **Training seed:** {info.seed}",
-        f"- **Anchors:** {_fmt(anchors.get('count'))} from {anchors.get('source', '?')}"
-        " (contamination-free: no evaluation sentence)",
-        f"- **Training triplets:** {_fmt(lineage.get('triplets'))}",
     ]
+    if anchors.get("source"):
+        lines.append(
+            f"- **Anchors:** {_fmt(anchors.get('count'))} from {anchors['source']} (contamination-free: no "
+            "sentence of an evaluation set)"
+        )
+    else:
+        lines.append(f"- **Anchors:** {_fmt(anchors.get('count'))}")
+    if lineage.get("inputs"):
+        lines.append(f"- **Built from:** {', '.join(f'`{i}`' for i in lineage['inputs'])}")
+    lines.append(f"- **Training triplets:** {_fmt(lineage.get('triplets'))}")
     if lineage.get("generator_ids"):
         ids = ", ".join(f"`{g}`" for g in lineage["generator_ids"])
         backends = ", ".join(f"`{b}`" for b in lineage.get("backends", []))
@@ -178,7 +187,9 @@ def _lineage_text(info: CardInfo) -> list[str]:
 
 def _evaluation_text(info: CardInfo) -> list[str]:
     summary = info.summary
-    metrics = list(dict.fromkeys([*info.scores, *summary.get("mean", {})]))
+    present = {*info.scores, *summary.get("mean", {})}
+    metrics = [m for m in summary.get("metrics", []) if m in present]
+    metrics += sorted(present - set(metrics))
     confidence = next(
         (e.get("confidence") for e in summary.get("interval", {}).values() if e), None
     )

@@ -69,16 +69,20 @@ def lineage(
         "source": f"`data/prepared/{language}/anchors.parquet` "
         f"(`prepare.anchor_source: {params.prepare.anchor_source}`)"
         if synthetic
-        else ", ".join(
-            f"`{p.replace('${item.language}', language)}`" for p in strategy.stage_inputs.values()
-        ),
+        else None,
     }
+    inputs = (
+        []
+        if synthetic
+        else [p.replace("${item.language}", language) for p in strategy.stage_inputs.values()]
+    )
     return {
         "generator_ids": values("generator_id") if synthetic else [],
         "backends": values("backend") if synthetic else [],
         "generator_dir": strategy.generator_dir(language) if synthetic else None,
         "adapters": sorted({a for a in strategy.adapters.values() if a}) if synthetic else [],
         "anchors": anchors,
+        "inputs": inputs,
         "triplets": frame.height,
         "filter": counts,
     }
@@ -87,7 +91,8 @@ def lineage(
 def strategy_summary(
     summary: dict[str, Any], language: str, strategy: str, path: Path
 ) -> dict[str, Any]:
-    """The report's rows of one strategy: ``mean``, ``sd``, ``n_seeds``, ``base`` and ``interval`` (by metric).
+    """The report's rows of one strategy: ``mean``, ``sd``, ``n_seeds``, ``base`` and ``interval`` (by metric), and
+    the report's ``metrics`` order.
 
     Raises:
         DataError: the summary has no scores for the strategy or the base encoder in ``language``.
@@ -96,6 +101,7 @@ def strategy_summary(
     if strategy not in scores or "base" not in scores:
         raise DataError(path, f"scores of {strategy!r} and 'base' for {language}", field="scores")
     return {
+        "metrics": list(summary.get("metrics", [])),
         "mean": scores[strategy],
         "sd": summary.get("sd", {}).get(language, {}).get(strategy, {}),
         "n_seeds": summary.get("n_seeds", {}).get(language, {}).get(strategy),
