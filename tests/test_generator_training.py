@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bootembed.curves import read_loss_curves
 from bootembed.generator_training import (
     IGNORE_INDEX,
     LoraTrainingResult,
@@ -386,7 +387,12 @@ def test_kill_after_the_final_checkpoint_restores_it_without_an_extra_step(
     }
     assert settings["max_steps"] % (len(EXAMPLES) // settings["batch_size"]) != 0
     reference = train_lora_adapter(
-        tiny_model_dir, EXAMPLES, tmp_path / "ref", work_root=tmp_path / "w1", **settings
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "ref",
+        work_root=tmp_path / "w1",
+        live_dir=tmp_path / "live_ref",
+        **settings,
     )
 
     class _KillAfterSave(TrainerCallback):
@@ -409,9 +415,21 @@ def test_kill_after_the_final_checkpoint_restores_it_without_an_extra_step(
     assert [p.name for p in (tmp_path / "w2").rglob("checkpoint-*")] == ["checkpoint-5"]
     monkeypatch.setattr(gt, "_build_trainer", original)
     resumed = train_lora_adapter(
-        tiny_model_dir, EXAMPLES, tmp_path / "out", work_root=tmp_path / "w2", **settings
+        tiny_model_dir,
+        EXAMPLES,
+        tmp_path / "out",
+        work_root=tmp_path / "w2",
+        live_dir=tmp_path / "live",
+        **settings,
     )
     assert resumed.resumed_from == "checkpoint-5"
+    # the dvclive curves (bootembed.curves) of the restored run are those of the uninterrupted one
+    curves = read_loss_curves(tmp_path)
+    assert curves["live_ref"] == [(e["step"], e["loss"]) for e in reference.loss_curve]
+    for name in ("metrics.json", *(f"plots/metrics/train/{m}.tsv" for m in ("loss", "grad_norm"))):
+        assert (tmp_path / "live" / name).read_bytes() == (
+            tmp_path / "live_ref" / name
+        ).read_bytes()
     assert resumed.steps == reference.steps == 5
     assert resumed.train_loss == pytest.approx(reference.train_loss, abs=1e-3)
     a = load_file(str(tmp_path / "ref" / "adapter_model.safetensors"))

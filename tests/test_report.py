@@ -192,6 +192,7 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     import numpy as np
     from conftest import load_default_params
 
+    from bootembed.curves import LiveCurves
     from bootembed.stages.report import headline_key, run
 
     params = load_default_params(
@@ -234,13 +235,10 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     fidelity = tmp_path / "fidelity" / lang / "xllora.json"
     fidelity.parent.mkdir(parents=True)
     fidelity.write_text(json.dumps({"fidelity": {"positive_closer_share": 0.55, "n": 100.0}}))
-    curves = tmp_path / "train_generator"
-    curves.mkdir()
-    (curves / "task.json").write_text(
-        json.dumps(
-            {"positive": {"loss_curve": [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]}}
-        )
-    )
+    curves = tmp_path / "dvclive"  # as the training stages log them (bootembed.curves)
+    live = LiveCurves(curves / "train_generator" / "task" / "positive")
+    live.start([{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}])
+    live.finish(None)
     triplets = tmp_path / "triplets" / lang
     triplets.mkdir(parents=True)
     pl.DataFrame(
@@ -262,7 +260,7 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         "fidelity_dir": tmp_path / "fidelity",
         "triplets_dir": tmp_path / "triplets",
     }
-    summary = run(params, **paths, curve_dirs=(curves,))
+    summary = run(params, **paths, curves_dir=curves)
     assert json.loads(out.read_text()) == summary
     assert summary["n_seeds"][lang] == {"base": 1, "translation": 3, "xllora": 3}
     assert summary["scores"][lang]["base"]["swim_ir_tgt2eng_ndcg_at_10"] == 0.35
@@ -271,8 +269,8 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     assert summary["claims"][lang]["semrel_spearman"]["xllora"]["baseline"] == "translation"
     assert summary["fidelity"][lang]["xllora"]["positive_closer_share"] == 0.55
     assert summary["bootstrap"]["resamples"] == params.report.bootstrap_resamples
-    curve = pl.read_csv(tmp_path / "plots/curves/train_generator__task__positive.csv")
-    assert curve.to_dicts() == [{"step": 1, "loss": 2.0}, {"step": 5, "loss": 1.0}]
+    # the curves' DVC plots are the dvclive folders, not a copy
+    assert not (tmp_path / "plots" / "curves").exists()
 
     # Headline metrics: one small file per model, seed means under short keys (the only DVC metrics).
     headline = sorted(p.relative_to(tmp_path) for p in (tmp_path / "headline").rglob("*.json"))
@@ -282,9 +280,16 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         f"headline/{lang}/xllora.json",
     ]
     xllora = json.loads((tmp_path / "headline" / lang / "xllora.json").read_text())
-    assert xllora == {"semrel_spearman": summary["scores"][lang]["xllora"]["semrel_spearman"]}
-    assert headline_key("flores_retrieval_recall_at_10") == "recall_at_10"
-    assert headline_key("flores_bitext_f1_tgt2eng") == "bitext_f1_tgt2eng"
+    assert xllora == {"semrel": summary["scores"][lang]["xllora"]["semrel_spearman"]}
+    assert headline_key("flores_retrieval_recall_at_10") == "recall@10"
+    assert headline_key("flores_bitext_f1_tgt2eng") == "bitext_t2e"
+    assert headline_key("SemRel24STS_cosine_spearman") == "SemRel24STS_cosine_spearman"
+    from bootembed.evaluation.tasks import metric_order
+
+    keys = [
+        headline_key(m) for m in metric_order()
+    ]  # one short key per metric, the default row fits 120 columns
+    assert len(set(keys)) == len(keys) and sum(len(k) for k in keys) <= 56
 
     # The offline HTML report: tables, a chart per metric, the curves, escaped triplets; nothing external.
     page = (tmp_path / "report.html").read_text()
@@ -296,7 +301,7 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     assert "<script" not in page
     assert re.findall(r'(?:src|href)="(?!#)[^"]*"', page) == []  # no link out of the page
     assert page == (tmp_path / "report.html").read_text()
-    run(params, **paths, curve_dirs=(curves,))
+    run(params, **paths, curves_dir=curves)
     assert (tmp_path / "report.html").read_text() == page  # the same inputs, the same page
 
     (tmp_path / "eval" / lang / "xllora/seed2.json").unlink()

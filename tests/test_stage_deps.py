@@ -40,6 +40,46 @@ def test_only_the_headline_files_are_dvc_metrics(rendered: str):
     assert {"metrics/summary.json": {"cache": False}} in stages["report"]["outs"]
 
 
+def test_every_trainer_logs_its_curves_as_dvc_plots(rendered: str):
+    """Issue 16: each training stage passes --live-dir; each of its runs' dvclive `plots` folder is a DVC plot over
+    `step`, its `metrics.json` a plain output; the report reads the dvclive folders."""
+    import yaml
+
+    stages = yaml.safe_load(rendered)["stages"]
+    trainers = {
+        name: stage
+        for name, stage in stages.items()
+        if re.search(r"bootembed train-(generator|language-adapter|encoder) ", stage["cmd"])
+    }
+    assert set(trainers) == {
+        "train_task_adapters",
+        "train_reference_adapter",
+        "train_language_adapter",
+        "train_xllora",
+        "train_encoder",
+    }
+    for name, stage in trainers.items():
+        live = re.search(r"--live-dir (\S+)", stage["cmd"]).group(1)
+        assert live.startswith("metrics/dvclive/"), name
+        runs = []
+        for plot in stage["plots"]:
+            ((path, options),) = plot.items()
+            assert options == {"cache": False, "x": "step"} and path.endswith("/plots"), (
+                name,
+                plot,
+            )
+            runs.append(path.removesuffix("/plots"))
+        expected = (
+            [f"{live}/positive", f"{live}/negative"]
+            if "train-generator" in stage["cmd"]
+            else [live]
+        )
+        assert runs == expected, name
+        assert all({f"{run}/metrics.json": {"cache": False}} in stage["outs"] for run in runs), name
+    assert "metrics/dvclive" in stages["report"]["deps"]
+    assert "--curves-dir metrics/dvclive" in stages["report"]["cmd"]
+
+
 def test_every_imported_module_is_a_dependency():
     assert missing_code_deps(REPO / "dvc.yaml") == {}
 

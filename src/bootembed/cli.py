@@ -77,6 +77,12 @@ _WORK = click.option(
 _BASE_GENERATOR = click.option(
     "--base", default="models/base/generator", show_default=True, type=Path
 )
+_LIVE = click.option(
+    "--live-dir",
+    type=Path,
+    default=None,
+    help="dvclive folder of the training curves (loss, learning rate, gradient norm) [default: none].",
+)
 
 
 def _path(*names: str, **kwargs: Any) -> Any:
@@ -180,6 +186,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             click.option("--prefix", default="sft_", show_default=True),
             _path("--out-dir"),
             _METRICS,
+            _LIVE,
         ],
         "Train a positive and a negative LoRA generator (XL-LoRA or English task adapters) with TRL SFT.",
     ),
@@ -191,6 +198,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             _path("--text", "text_path", help="lm_text.jsonl"),
             _path("--out"),
             _METRICS,
+            _LIVE,
         ],
         "Train a language LoRA (causal LM on one language's text) for adapter composition.",
     ),
@@ -353,6 +361,7 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             ),
             _path("--out"),
             _METRICS,
+            _LIVE,
         ],
         "Fine-tune the encoder with MultipleNegativesRankingLoss (in-batch negatives + hard negative, or in-batch "
         "negatives on --pairs).",
@@ -418,14 +427,45 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
             ),
             _path("--fidelity-dir", required=False, default="metrics/fidelity", show_default=True),
             _path(
-                "--curves",
-                "curve_dirs",
+                "--curves-dir",
                 required=False,
-                multiple=True,
-                help="Folders of training metrics JSON with a loss_curve (repeat); plotted as training curves.",
+                default="metrics/dvclive",
+                show_default=True,
+                help="dvclive folders of the training stages; their loss curves go into the HTML report.",
             ),
         ],
         "Collect every evaluation into metrics/summary.json, a Markdown table and per-task plot data.",
+    ),
+    (
+        "model-card",
+        "model_card",
+        [
+            _LANGUAGE,
+            _strategy("strategy"),
+            click.option("--seed", "train_seed", type=int, required=True, help="Training seed."),
+            _path(
+                "--encoder", help="models/encoders/<language>/<strategy>/seed<N> (its README.md)"
+            ),
+            _path("--triplets", help="Its training triplets."),
+            _path("--eval", "eval_path", help="Its evaluation (metrics/eval/...json)."),
+            _path(
+                "--summary",
+                "summary_path",
+                required=False,
+                default="metrics/summary.json",
+                show_default=True,
+            ),
+            _path(
+                "--diagnostics",
+                "diagnostics_dirs",
+                required=False,
+                multiple=True,
+                help="Folders of filter / baseline metrics JSON (repeat).",
+            ),
+            click.option("--base", default="models/base/encoder", show_default=True, type=Path),
+            _path("--out", help="The card (models/cards/<language>/<strategy>/seed<N>/README.md)."),
+        ],
+        "The shareable model card of one fine-tuned encoder: its card, data lineage, scores with intervals.",
     ),
 ]
 
@@ -442,6 +482,17 @@ def merge_shards_command(anchors: Path, out: Path, shards: tuple[Path, ...]) -> 
     from bootembed.stages import synthesize as stage
 
     stage.merge(anchors=anchors, out=out, shards=shards)
+
+
+@main.command("export-encoder")
+@_path("--encoder", help="models/encoders/<language>/<strategy>/seed<N>")
+@_path("--card", help="models/cards/<language>/<strategy>/seed<N>/README.md")
+@_path("--out", help="Folder to write (replaced as a whole).")
+def export_encoder_command(encoder: Path, card: Path, out: Path) -> None:
+    """Copy a fine-tuned encoder with its shareable model card as README.md, ready to share (e.g. on the Hub)."""
+    from bootembed.stages.model_card import export
+
+    click.echo(str(export(encoder=encoder, card=card, out=out)))
 
 
 @main.command("dvc-yaml")

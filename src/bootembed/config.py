@@ -344,12 +344,30 @@ class EvaluateParams(Section):
         limit: subsample every task to at most this many items (smoke runs); ``null`` = full test sets.
         batch_size: encoding batch size (also used by the translation baseline's hard-negative mining).
         dtype: ``auto`` (see :mod:`bootembed.hardware`), ``float32`` or ``bfloat16`` for encoding.
+        mteb_tasks: official mteb task names run besides ``tasks`` (:mod:`bootembed.evaluation.official`).
+        mteb_data: mteb task name -> local copy of its Hub dataset (relative to the params file's folder).
     """
 
     tasks: StrList = Field(min_length=1)
     limit: int | None = Field(ge=10, le=10_000_000)
     batch_size: int = Field(ge=1, le=65_536)
     dtype: Dtype
+    mteb_tasks: StrList
+    mteb_data: dict[str, str]
+
+    @field_validator("mteb_tasks")
+    @classmethod
+    def _distinct_mteb_tasks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value) or not all(value):
+            raise ValueError(f"expected distinct mteb task names, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _data_of_listed_tasks(self) -> EvaluateParams:
+        extra = sorted(set(self.mteb_data) - set(self.mteb_tasks))
+        if extra:
+            raise ValueError(f"mteb_data: {extra} not in mteb_tasks {list(self.mteb_tasks)}")
+        return self
 
     @field_validator("tasks")
     @classmethod

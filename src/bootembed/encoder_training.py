@@ -26,8 +26,10 @@ from typing import Any
 import polars as pl
 
 from bootembed import distributed, training
+from bootembed.curves import LiveCurves
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
+from bootembed.model_card import training_logs
 from bootembed.provenance import canonical_model_files, package_versions, settings_digest
 
 logger = logging.getLogger(__name__)
@@ -156,6 +158,8 @@ def train_encoder(
     work_root: str | Path | None = None,
     freeze_embeddings: bool = False,
     pairs: bool = False,
+    live_dir: str | Path | None = None,
+    card_data: Any = None,
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
@@ -214,6 +218,12 @@ def train_encoder(
             the transformer layers and the position embeddings still train.
         pairs: Train on (anchor, positive) pairs (:data:`PAIR_COLUMNS`; a ``negative`` column is
             ignored) instead of triplets.
+        live_dir: dvclive folder of the training curves (loss, learning rate, gradient norm per logging step;
+            :class:`bootembed.curves.LiveCurves`), or ``None`` for none.
+        card_data: the ``SentenceTransformerModelCardData`` of the saved ``README.md``
+            (:func:`bootembed.model_card.training_card_data`); default: sentence-transformers' own, kept from
+            querying the Hub. The card leaves out the training time and lists every logged loss, so the same
+            training (resumed after a kill or not) writes the same card.
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -262,6 +272,7 @@ def train_encoder(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
+    from sentence_transformers.base.model_card import BaseModelCardCallback
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
     from transformers import set_seed
@@ -318,7 +329,11 @@ def train_encoder(
         )
     set_seed(seed)
     logger.info("Loading base encoder from %s", base_model_dir)
-    model = SentenceTransformer(str(base_model_dir))
+    if card_data is None:
+        from sentence_transformers import SentenceTransformerModelCardData
+
+        card_data = SentenceTransformerModelCardData(local_files_only=True)
+    model = SentenceTransformer(str(base_model_dir), model_card_data=card_data)
     model.max_seq_length = max_seq_length
     if freeze_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
@@ -362,7 +377,12 @@ def train_encoder(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss
     )
+    curves = LiveCurves(live_dir) if live_dir is not None else None
+    if curves is not None:
+        trainer.add_callback(curves.callback())
     train_output, seconds = training.resume_training(trainer, checkpoint)
+    if curves is not None:
+        curves.finish(trainer.state)
     log_history = list(trainer.state.log_history)
     steps = int(train_output.global_step)
     train_loss = float(train_output.training_loss)
@@ -382,6 +402,15 @@ def train_encoder(
         seconds / max(steps, 1),
         train_loss,
     )
+    # the README.md card: every logged loss (a resumed run's callback saw only those after its checkpoint), the
+    # hyper-parameters (a restored run never began training, which is when the card callback records them), and no
+    # training time (it differs on every run; the stage log has it)
+    model.model_card_data.training_logs = training_logs(log_history)
+    if not model.model_card_data.all_hyperparameters:
+        for callback in trainer.callback_handler.callbacks:
+            if isinstance(callback, BaseModelCardCallback):
+                callback.on_train_begin(args, trainer.state, trainer.control, model=model)
+    model.model_card_data._training_start_time = None
     if distributed.is_main():  # DDP keeps a full replica in every process: the main one writes it
         with atomic_dir(output_dir) as model_tmp:
             model.save(str(model_tmp))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bootembed import distributed
+from bootembed.curves import LiveCurves
 from bootembed.hardware import (
     SFT_MAX_LOSS_DIFF,
     DtypeDecision,
@@ -60,7 +61,8 @@ class LoraTrainingResult:
         losses: Logged training losses, one per ``logging_steps`` window, in order.
         seconds: Wall-clock training time (``trainer.train()`` only), in seconds.
         num_examples: Number of training examples used (after dropping over-long ones).
-        loss_curve: ``[{"step", "loss"}]`` per logging step (for the DVC loss plot).
+        loss_curve: ``[{"step", "loss"}]`` per logging step (also in ``training_log.json``; the DVC plots are the
+            dvclive folder, :mod:`bootembed.curves`).
         resumed_from: the checkpoint the run resumed from after a kill, or ``None``.
     """
 
@@ -377,6 +379,7 @@ def train_lora_adapter(
     quantization: str = "none",
     device_map: str | None = None,
     attn_implementation: str = "sdpa",
+    live_dir: str | Path | None = None,
 ) -> LoraTrainingResult:
     """Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
 
@@ -426,6 +429,8 @@ def train_lora_adapter(
             during training. Recorded in the hyper-parameters when not ``none``.
         device_map: transformers ``device_map`` of the base model (``None``: the trainer places it).
         attn_implementation: transformers attention kernel (``sdpa``).
+        live_dir: dvclive folder of the training curves (loss, learning rate, gradient norm per logging step;
+            :class:`bootembed.curves.LiveCurves`), or ``None`` for none.
 
     Returns:
         A :class:`LoraTrainingResult`.
@@ -532,7 +537,12 @@ def train_lora_adapter(
         f", resuming from {checkpoint}" if checkpoint else "",
         output_dir,
     )
+    curves = LiveCurves(live_dir) if live_dir is not None else None
+    if curves is not None:
+        trainer.add_callback(curves.callback())
     output, seconds = resume_training(trainer, checkpoint)
+    if curves is not None:
+        curves.finish(trainer.state)
     losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
     curve = [
         {"step": int(h["step"]), "loss": float(h["loss"])}

@@ -21,8 +21,9 @@ __all__ = ["chart_metric", "chart_curves", "render_html"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; table-layout: fixed; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f3f3f3; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
 .charts figure { margin: 0; }
@@ -84,7 +85,7 @@ def chart_curves(title: str, curves: Mapping[str, Sequence[tuple[int, float]]]) 
 
     Args:
         title: the chart title.
-        curves: ``{name: [(step, loss), ...]}`` (:func:`bootembed.stages.report.collect_curves`).
+        curves: ``{name: [(step, loss), ...]}`` (:func:`bootembed.curves.read_loss_curves`).
 
     Returns:
         An inline SVG element (text).
@@ -98,7 +99,8 @@ def chart_curves(title: str, curves: Mapping[str, Sequence[tuple[int, float]]]) 
     for name, rows in curves.items():
         if rows:
             steps, losses = zip(*rows, strict=True)
-            ax.plot(steps, losses, label=name, linewidth=1.2)
+            # a run with one or two logged steps (smoke sizes) is drawn as points, not an invisible line
+            ax.plot(steps, losses, label=name, linewidth=1.2, marker="o" if len(rows) < 3 else None)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("step", fontsize=9)
     ax.set_ylabel("training loss", fontsize=9)
@@ -151,7 +153,7 @@ def render_html(
         markdown_text: its Markdown rendering (the tables: scores, Δ with intervals, verdicts, fidelity,
             diagnostics, filter counts).
         curves: training loss curves, ``{"train_encoder/<lang>/<strategy>/seed<N>": [(step, loss), ...]}``
-            (:func:`bootembed.stages.report.collect_curves`): a chart for the generator adapters, one per language
+            (:func:`bootembed.curves.read_loss_curves`): a chart for the generator adapters, one per language
             and strategy for the encoders.
         samples: ``{language: {strategy: [{"anchor", "positive", "negative"}, ...]}}`` training triplets.
 

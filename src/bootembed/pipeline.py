@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bootembed.stage_spec import StageSpec
+from bootembed.prompts import POLARITIES
+from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 
 __all__ = [
     "SRC",
@@ -92,15 +93,20 @@ def _spec(
     metrics: str,
     out_flag: str = "--out",
     cache: bool = True,
+    live: str | None = None,
+    live_runs: tuple[str, ...] = ("",),
     **spec: Any,
 ) -> StageSpec:
     """A stage whose command ``cmd`` goes on with ``<out_flag> <out> --metrics <metrics>``: its one output (cached
-    or not) and its metrics file. ``spec``: the other :class:`StageSpec` fields."""
+    or not) and its metrics file; a training stage also gets ``--live-dir <live>``, its dvclive folder
+    (:func:`bootembed.stage_spec.live_outputs` of ``live_runs``). ``spec``: the other :class:`StageSpec` fields."""
+    live_outs, plots = live_outputs(live, live_runs) if live else ((), ())
     return StageSpec(
         name=name,
-        cmd=f"{cmd} {out_flag} {out} --metrics {metrics}",
-        outs=(out if cache else {out: {"cache": False}},),
+        cmd=f"{cmd} {out_flag} {out} --metrics {metrics}" + (f" --live-dir {live}" if live else ""),
+        outs=(out if cache else {out: {"cache": False}}, *live_outs),
         metrics=(metrics,),
+        plots=plots,
         **spec,
     )
 
@@ -198,6 +204,8 @@ def _head() -> list[StageSpec]:
             out_flag="--out-dir",
             out="models/adapters/task",
             metrics="metrics/train_generator/task.json",
+            live=f"{LIVE_ROOT}/train_generator/task",
+            live_runs=POLARITIES,
             module="train_generator",
             deps=(
                 _BASE_GEN,
@@ -304,6 +312,8 @@ def _ablation(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageS
 def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]:
     synthetic_data = f"data/synthetic/{_L}/{_S}.parquet"
     triplets = f"data/triplets/{_L}/{_S}.parquet"
+    encoder = f"models/encoders/{_L}/{_S}/seed{_N}"
+    card = f"models/cards/{_L}/{_S}/seed{_N}/README.md"
     return [
         _spec(
             "synthesize",
@@ -333,6 +343,7 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             f"train-encoder --language {_L} --triplets {triplets} --seed {_N}",
             out=f"models/encoders/{_L}/{_S}/seed{_N}",
             metrics=f"metrics/train_encoder/{_L}/{_S}/seed{_N}.json",
+            live=f"{LIVE_ROOT}/train_encoder/{_L}/{_S}/seed{_N}",
             module="train_encoder",
             matrix=_PER_SEED,
             deps=(_BASE_ENC, triplets),
@@ -375,8 +386,8 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             module="report",
             cmd="report --eval-dir metrics/eval --results-dir results/mteb --fidelity-dir metrics/fidelity "
             "--diagnostics metrics/filter --diagnostics metrics/baselines --diagnostics metrics/swim_ir "
-            "--curves metrics/train_generator --curves metrics/train_encoder --out metrics/summary.json "
-            "--markdown metrics/summary.md --plots-dir metrics/plots",
+            f"--curves-dir {LIVE_ROOT} --out metrics/summary.json --markdown metrics/summary.md "
+            "--plots-dir metrics/plots",
             deps=(
                 "metrics/eval",
                 "results/mteb",
@@ -384,8 +395,7 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
                 "metrics/filter",
                 "metrics/baselines",
                 "metrics/swim_ir",
-                "metrics/train_generator",
-                "metrics/train_encoder",
+                LIVE_ROOT,
                 "data/triplets",
             ),
             params=(
@@ -406,7 +416,28 @@ def _tail(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageSpec]
             ),
             metrics=("metrics/summary.json", "metrics/ablation.json", HEADLINE),
             comment="summary JSON (seed means ± sd, Δ vs base with paired bootstrap CIs, verdicts, fidelity), "
-            "Markdown tables, plot data and training curves",
+            "Markdown tables, plot data, headline metrics, the offline HTML report (with the dvclive curves)",
+        ),
+        StageSpec(
+            name="model_card",
+            module="model_card",
+            matrix=_PER_SEED,
+            cmd=f"model-card --language {_L} --strategy {_S} --seed {_N} --encoder {encoder} "
+            f"--triplets {triplets} --eval metrics/eval/{_L}/{_S}/seed{_N}.json --summary metrics/summary.json "
+            f"--diagnostics metrics/filter --diagnostics metrics/baselines --out {card}",
+            deps=(
+                f"{encoder}/README.md",
+                f"{_BASE_ENC}/source.json",
+                triplets,
+                f"metrics/eval/{_L}/{_S}/seed{_N}.json",
+                "metrics/summary.json",
+                "metrics/filter",
+                "metrics/baselines",
+            ),
+            params=("prepare.anchor_source",),
+            outs=({card: {"cache": False}},),
+            comment="the shareable model card of every fine-tuned encoder: its sentence-transformers card, data "
+            "lineage, scores with intervals (bootembed export-encoder joins encoder and card)",
         ),
     ]
 
@@ -543,6 +574,7 @@ def _render_stage(spec: StageSpec) -> list[str]:
     lines += _yaml_list(
         "metrics", [{m: {"cache": False}} for m in spec.metrics if m == HEADLINE], 4
     )
+    lines += _yaml_list("plots", spec.plots, 4)
     return lines
 
 
@@ -583,7 +615,8 @@ def render_dvc_yaml() -> str:
         lines += _render_stage(spec)
         lines.append("")
     lines.append(
-        "# `dvc plots show`: one bar chart per metric, a row of bars per language (template in .dvc/plots/)."
+        "# `dvc plots show`: one bar chart per metric, a row of bars per language (template in .dvc/plots/); the "
+        "training\n# curves are the `plots` of the training stages (dvclive folders under metrics/dvclive)."
     )
     lines.append("plots:")
     for metric in metric_order():
@@ -594,13 +627,6 @@ def render_dvc_yaml() -> str:
             "      y:",
             f"        metrics/plots/{metric}.csv: model",
         ]
-    lines += [
-        "  # training loss per logging step: every generator adapter and every encoder (one plot per file)",
-        "  - metrics/plots/curves:",
-        "      template: linear",
-        "      x: step",
-        "      y: loss",
-    ]
     return "\n".join(lines) + "\n"
 
 

@@ -7,10 +7,13 @@ not written by hand: they are the ``bootembed`` modules its entry point imports 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["StageSpec"]
+__all__ = ["LIVE_ROOT", "StageSpec", "live_outputs"]
+
+#: Root of the dvclive folders of the training stages (:mod:`bootembed.curves`).
+LIVE_ROOT = "metrics/dvclive"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class StageSpec:
         params: params keys the stage reads (``train_generator``, ``seed``).
         outs: outputs (a path, or ``{path: {"cache": False}}``).
         metrics: metrics JSON files (never cached).
+        plots: DVC plots the stage writes (``{path: {"cache": False, "x": "step"}}``).
         comment: one line shown above the stage in ``dvc.yaml``.
     """
 
@@ -41,5 +45,26 @@ class StageSpec:
     params: tuple[str, ...] = ()
     outs: tuple[str | Mapping[str, object], ...] = ()
     metrics: tuple[str, ...] = ()
+    plots: tuple[Mapping[str, object], ...] = ()
     comment: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def live_outputs(
+    folder: str, runs: Sequence[str] = ("",)
+) -> tuple[tuple[Mapping[str, object], ...], tuple[Mapping[str, object], ...]]:
+    """The ``outs`` and ``plots`` of a training stage's dvclive folder (:class:`bootembed.curves.LiveCurves`).
+
+    Args:
+        folder: the stage's ``--live-dir`` (``metrics/dvclive/train_encoder/${item.language}/...``).
+        runs: the subfolders of its trainer runs (``("positive", "negative")``); ``("",)``: the folder itself.
+
+    Returns:
+        ``(outs, plots)``: each run's ``metrics.json`` (dvclive's last values, a plain output kept in git) and its
+        ``plots`` folder (the per-step histories, a DVC plot over ``step``), neither cached.
+    """
+    dirs = [f"{folder}/{run}" if run else folder for run in runs]
+    return (
+        tuple({f"{d}/metrics.json": {"cache": False}} for d in dirs),
+        tuple({f"{d}/plots": {"cache": False, "x": "step"}} for d in dirs),
+    )

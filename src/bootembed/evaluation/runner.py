@@ -22,7 +22,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from bootembed.evaluation.local import ENGLISH
+from bootembed.evaluation.official import build_official, official_scores
 from bootembed.evaluation.tasks import TASKS
 from bootembed.hardware import torch_dtype
 from bootembed.io import atomic_file
@@ -184,6 +185,35 @@ def _write_result_atomically(result: TaskResult, output_dir: Path) -> Path:
     return target
 
 
+def _run_mteb(
+    encoder: SentenceTransformerEncoderWrapper, task: AbsTask, batch_size: int, predictions: Path
+) -> TaskResult:
+    """``mteb.evaluate`` of one task (no cache, nothing reused), its one result.
+
+    Raises:
+        RuntimeError: mteb returned no result (its exceptions in the message).
+    """
+    import mteb
+
+    model_result = mteb.evaluate(
+        encoder,
+        task,
+        cache=None,
+        overwrite_strategy="always",
+        encode_kwargs={"batch_size": batch_size},
+        co2_tracker=False,
+        raise_error=True,
+        show_progress_bar=False,
+        prediction_folder=predictions,
+    )
+    if len(model_result.task_results) != 1:
+        raise RuntimeError(
+            f"mteb returned {len(model_result.task_results)} results for "
+            f"{task.metadata.name}; exceptions: {model_result.exceptions}"
+        )
+    return model_result.task_results[0]
+
+
 #: File of the per-item data in an evaluation's results folder (:func:`evaluate_encoder`).
 ITEMS_FILE = "items.json"
 
@@ -250,6 +280,8 @@ def evaluate_encoder(
     limit: int | None = None,
     seed: int = 42,
     dtype: str = "float32",
+    mteb_tasks: Sequence[str] = (),
+    mteb_data: Mapping[str, Path] | None = None,
 ) -> EvaluationResult:
     """Evaluate a sentence-transformers encoder on the local MTEB tasks of one language.
 
@@ -274,6 +306,10 @@ def evaluate_encoder(
         limit: If set, subsample every task to at most ``limit`` items (deterministic with ``seed``).
         seed: Seed for subsampling and for mteb (classifier undersampling, global RNGs).
         dtype: Encoding dtype (``"float32"`` or ``"bfloat16"``).
+        mteb_tasks: official mteb task names, run after the local tasks on the language's subsets
+            (:mod:`bootembed.evaluation.official`; result JSON in ``output_dir``, scores as
+            ``<TaskName>_<main score>``, no per-item data); a task without a subset of ``lang`` is skipped.
+        mteb_data: task name -> local copy of its Hub dataset, for offline use.
 
     Returns:
         An :class:`EvaluationResult`.
@@ -284,8 +320,6 @@ def evaluate_encoder(
             requested tasks (never an empty success).
         FileNotFoundError: If ``model_dir`` or a required data file is missing.
     """
-    import mteb
-
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
     if lang == ENGLISH:
@@ -293,6 +327,8 @@ def evaluate_encoder(
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task_map, skipped = build_tasks(sources, lang, tasks, limit=limit, seed=seed)
+    official, official_skipped = build_official(mteb_tasks, lang, mteb_data or {})
+    skipped.update(official_skipped)
     if not task_map:
         raise ValueError(
             f"evaluate.tasks: {lang} has data for none of {list(tasks)} ({'; '.join(skipped.values())})"
@@ -312,29 +348,22 @@ def evaluate_encoder(
             from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
             model = CachedEmbeddingWrapper(encoder, predictions_dir / f"cache-{name}")
-        model_result = mteb.evaluate(
-            model,
-            task,
-            cache=None,
-            overwrite_strategy="always",
-            encode_kwargs={"batch_size": batch_size},
-            co2_tracker=False,
-            raise_error=True,
-            show_progress_bar=False,
-            prediction_folder=predictions_dir,
-        )
-        if len(model_result.task_results) != 1:
-            raise RuntimeError(
-                f"mteb returned {len(model_result.task_results)} results for "
-                f"{task.metadata.name}; exceptions: {model_result.exceptions}"
-            )
-        result = model_result.task_results[0]
+        result = _run_mteb(model, task, batch_size, predictions_dir)
         path = _write_result_atomically(result, out_dir)
         task_metrics = TASKS.get(name).scores(result, lang)
         metrics.update(task_metrics)
         task_items, task_check = _task_items(name, task, lang, predictions_dir, task_metrics)
         items.update(task_items)
         item_check.update(task_check)
+        seconds[name] = round(time.monotonic() - start, 1)
+        logger.info("%s done in %.1fs: %s (written %s)", name, seconds[name], task_metrics, path)
+    for name, task in official.items():
+        start = time.monotonic()
+        logger.info("Evaluating %s on the official mteb task %s (%s)", model_dir, name, lang)
+        result = _run_mteb(encoder, task, batch_size, predictions_dir)
+        path = _write_result_atomically(result, out_dir)
+        task_metrics = official_scores(result, task.metadata.main_score)
+        metrics.update(task_metrics)
         seconds[name] = round(time.monotonic() - start, 1)
         logger.info("%s done in %.1fs: %s (written %s)", name, seconds[name], task_metrics, path)
     shutil.rmtree(predictions_dir, ignore_errors=True)

@@ -24,10 +24,11 @@ def _evaluate(
     train_seed: int | None = None,
     tasks: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Evaluate ``model_dir`` on ``evaluate.tasks`` (or on ``tasks`` when given: the SWIM-IR retrievers' own task);
-    mteb's result files and the per-item data (``items.json``) go to ``results_dir`` (atomically). ``train_seed``:
-    the encoder's training seed, recorded; the evaluation protocol (subsamples, probe seeds) uses the params
-    ``seed`` for every encoder, so the bootstrap over items is paired.
+    """Evaluate ``model_dir`` on ``evaluate.tasks`` (or on ``tasks`` when given: the SWIM-IR retrievers' own task)
+    and the official ``evaluate.mteb_tasks`` (a relative ``evaluate.mteb_data`` folder is read against the params
+    file's folder); mteb's result files and the per-item data (``items.json``) go to ``results_dir`` (atomically).
+    ``train_seed``: the encoder's training seed, recorded; the evaluation protocol (subsamples, probe seeds) uses
+    the params ``seed`` for every encoder, so the bootstrap over items is paired.
 
     A task for which the language has no data is listed under ``skipped`` with its reason; a language with data
     for none of the tasks is an error, never an empty success.
@@ -48,6 +49,10 @@ def _evaluate(
             limit=e.limit,
             seed=params.seed,
             dtype=decision.dtype,
+            mteb_tasks=e.mteb_tasks,
+            mteb_data={
+                name: _resolve(folder, request.params_path) for name, folder in e.mteb_data.items()
+            },
         )
     return {
         "language": language,
@@ -66,6 +71,12 @@ def _evaluate(
         "seconds": round(time.perf_counter() - start, 1),
         **record(seed=params.seed, dtypes=[decision]),
     }
+
+
+def _resolve(folder: str, params_path: Path) -> Path:
+    """``evaluate.mteb_data`` folder: a relative one is read against the params file's folder (as ``data.root``)."""
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() else Path(params_path).resolve().parent / path
 
 
 run = language_stage(_evaluate)

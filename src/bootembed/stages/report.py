@@ -26,6 +26,7 @@ import polars as pl
 
 from bootembed.ablation import ablation_summary, render_ablation_markdown
 from bootembed.comparison import compare_language
+from bootembed.curves import read_loss_curves
 from bootembed.data.sources import DataError
 from bootembed.evaluation.runner import ITEMS_FILE
 from bootembed.html_report import render_html
@@ -35,7 +36,6 @@ from bootembed.strategies import STRATEGIES
 
 __all__ = [
     "collect_ablation",
-    "collect_curves",
     "collect_diagnostics",
     "collect_evaluations",
     "collect_fidelity",
@@ -187,61 +187,16 @@ def collect_fidelity(params: Any, folder: Path) -> dict[str, dict[str, dict[str,
     return out
 
 
-def _curve_rows(curve: Any) -> list[tuple[int, float]]:
-    if not isinstance(curve, list):
-        return []
-    return [
-        (int(p["step"]), float(p["loss"]))
-        for p in curve
-        if isinstance(p, dict) and "step" in p and "loss" in p
-    ]
-
-
-def collect_curves(folders: tuple[Path, ...]) -> dict[str, list[tuple[int, float]]]:
-    """Training loss curves, ``{name: [(step, loss)]}``, from the ``loss_curve`` of every training metrics JSON.
-
-    ``name`` is the file's path below its folder without ``.json`` (``train_generator/task``), with ``/positive``
-    or ``/negative`` for the two adapters a generator file holds.
-    """
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*.json")):
-            data = read_json(path)
-            name = f"{folder.name}/{path.relative_to(folder).with_suffix('').as_posix()}"
-            if rows := _curve_rows(data.get("loss_curve")):
-                curves[name] = rows
-            for part in ("positive", "negative"):
-                if isinstance(data.get(part), dict) and (
-                    rows := _curve_rows(data[part].get("loss_curve"))
-                ):
-                    curves[f"{name}/{part}"] = rows
-    return curves
-
-
-def write_curves(curves: dict[str, list[tuple[int, float]]], out_dir: Path) -> list[Path]:
-    """Write each curve to ``out_dir/<run>.csv`` (columns ``step,loss``; ``/`` in the name becomes ``__``), atomically.
-
-    ``dvc.yaml`` declares the folder as one linear plot per file. Files of curves no longer present are removed.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, curve in curves.items():
-        frame = pl.DataFrame(curve, schema={"step": pl.Int64, "loss": pl.Float64}, orient="row")
-        path = out_dir / f"{name.replace('/', '__')}.csv"
-        with atomic_file(path) as tmp:
-            frame.write_csv(tmp)
-        written.append(path)
-    for stale in set(out_dir.glob("*.csv")) - set(written):
-        stale.unlink()
-    return written
-
-
 def headline_key(metric: str) -> str:
-    """The short key of ``metric`` in the headline files: ``flores_`` and ``retrieval_`` dropped
-    (``flores_retrieval_recall_at_10`` -> ``recall_at_10``, ``flores_bitext_f1_tgt2eng`` -> ``bitext_f1_tgt2eng``)."""
-    return metric.removeprefix("flores_").replace("retrieval_", "")
+    """The short key of ``metric`` in the headline files: its task's :attr:`~bootembed.evaluation.tasks.base.EvalTask.
+    headline` name (``flores_retrieval_recall_at_10`` -> ``recall@10``, ``semrel_spearman`` -> ``semrel``), else the
+    metric itself (an official mteb task's ``SemRel24STS_cosine_spearman``)."""
+    from bootembed.evaluation.tasks import TASKS
+
+    for task in TASKS.ordered():
+        if metric in task.headline:
+            return task.headline[metric]
+    return metric
 
 
 def write_headline(summary: dict[str, Any], folder: Path) -> list[Path]:
@@ -304,11 +259,12 @@ def run(
     plots_dir: Path,
     results_dir: Path = Path("results/mteb"),
     fidelity_dir: Path = Path("metrics/fidelity"),
-    curve_dirs: tuple[Path, ...] = (),
+    curves_dir: Path = Path("metrics/dvclive"),
     triplets_dir: Path = Path("data/triplets"),
 ) -> dict[str, Any]:
-    """Write the summary JSON, its Markdown rendering, one plot CSV per metric, the training curves, and beside
-    ``out`` the headline metrics (``headline/``) and the offline HTML report (``report.html``)."""
+    """Write the summary JSON, its Markdown rendering, one plot CSV per metric, and beside ``out`` the headline
+    metrics (``headline/``) and the offline HTML report (``report.html``, with the training loss curves the
+    training stages logged through dvclive under ``curves_dir``: :func:`bootembed.curves.read_loss_curves`)."""
     # SWIM-IR encoders learn from synthetic data too: they compete for "best synthetic" on their own metrics.
     kinds = {
         name: "synthetic" if s.kind == "retrieval" else s.kind
@@ -345,8 +301,7 @@ def run(
     with atomic_file(markdown) as tmp:
         tmp.write_text(text, encoding="utf-8")
     write_plot_data(summary, plots_dir)
-    curves = collect_curves(curve_dirs)
-    write_curves(curves, plots_dir / "curves")
+    curves = read_loss_curves(curves_dir)
     write_headline(summary, out.parent / "headline")
     ablation = ablation_summary(
         collect_ablation(params, results_dir, items),

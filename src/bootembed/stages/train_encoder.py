@@ -12,6 +12,7 @@ from bootembed import distributed
 from bootembed.encoder_training import document_prompt, measure_dtypes, train_encoder
 from bootembed.evaluation.quick import quick_score
 from bootembed.io import write_json
+from bootembed.model_card import training_card_data
 from bootembed.provenance import record
 from bootembed.stages.common import LanguageRequest, data_sources, stage_dtype, stage_language
 
@@ -42,6 +43,7 @@ def _train(
     pairs: Path | None = None,
     train_seed: int | None = None,
     max_steps: int | None = None,
+    live_dir: Path | None = None,
 ) -> dict[str, Any]:
     """MultipleNegativesRankingLoss fine-tuning into ``out``: on ``triplets`` (in-batch negatives + hard negative),
     or on (query, passage) ``pairs`` (in-batch negatives; queries get ``models.encoder.prompt``, passages the base
@@ -49,7 +51,10 @@ def _train(
     neither a prefix).
 
     ``train_seed`` (one of ``train_encoder.seeds``; default: the params ``seed``) seeds the initialisation of the
-    data order and dropout; ``max_steps`` replaces ``train_encoder.max_steps``.
+    data order and dropout; ``max_steps`` replaces ``train_encoder.max_steps``. The training curves go to
+    ``live_dir`` (dvclive) when given. The encoder folder's ``README.md`` is its sentence-transformers model card
+    (:func:`bootembed.model_card.training_card_data`; the strategy is the data's ``strategy`` column, else the file
+    name).
 
     Raises:
         ValueError: not exactly one of ``triplets`` and ``pairs``.
@@ -85,12 +90,24 @@ def _train(
         )
 
     decision = stage_dtype(params, "encoder_training", measure)
-    result = train_encoder(base, frame, out, seed=seed, dtype=decision, **options)
+    data_file = Path(triplets if triplets is not None else pairs)
+    strategies = frame["strategy"].unique().to_list() if "strategy" in frame.columns else []
+    strategy = strategies[0] if len(strategies) == 1 else data_file.stem
+    card = training_card_data(language=language, strategy=strategy, seed=seed, base_dir=base)
+    result = train_encoder(
+        base,
+        frame,
+        out,
+        seed=seed,
+        dtype=decision,
+        live_dir=live_dir,
+        card_data=card,
+        **options,
+    )
     return {
         "steps": result.steps,
         "train_loss": round(result.train_loss, 4),
         ("pairs" if pairs is not None else "triplets"): result.num_triplets,
-        "loss_curve": result.losses,
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 1),
         **record(seed=seed, dtypes=[decision]),

@@ -53,7 +53,14 @@ def dtype_decision(params: Any, base: Path, examples: list[dict[str, str]]) -> D
 
 
 def _train(
-    params: Any, base: Path, examples: list, out: Path, *, lm: bool, dtype: DtypeDecision
+    params: Any,
+    base: Path,
+    examples: list,
+    out: Path,
+    *,
+    lm: bool,
+    dtype: DtypeDecision,
+    live_dir: Path | None,
 ) -> LoraTrainingResult:
     p = params.train_generator
     return train_lora_adapter(
@@ -66,6 +73,7 @@ def _train(
         seed=params.seed,
         dtype=dtype,
         save_steps=p.save_steps,
+        live_dir=live_dir,
         **_lora_settings(p),
     )
 
@@ -76,7 +84,6 @@ def _summary(result: LoraTrainingResult) -> dict[str, Any]:
         "train_loss": round(result.train_loss, 4),
         "first_loss": round(result.losses[0], 4) if result.losses else None,
         "last_loss": round(result.losses[-1], 4) if result.losses else None,
-        "loss_curve": result.loss_curve,
         "examples": result.num_examples,
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 1),
@@ -92,10 +99,12 @@ def run_generators(
     prefix: str,
     out_dir: Path,
     metrics_path: Path,
+    live_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train a positive and a negative LoRA generator on the union of ``<dir>/<prefix><polarity>.jsonl``.
 
-    Used for the XL-LoRA generators (Sec. 3.3) and the English task adapters (Sec. 3.2).
+    Used for the XL-LoRA generators (Sec. 3.3) and the English task adapters (Sec. 3.2). The training curves of
+    each adapter go to ``<live_dir>/<polarity>`` (dvclive) when ``live_dir`` is given.
     """
     examples = {
         polarity: [
@@ -111,7 +120,15 @@ def run_generators(
     metrics: dict[str, Any] = record(seed=params.seed, dtypes=[decision])
     for polarity in POLARITIES:
         metrics[polarity] = _summary(
-            _train(params, base, examples[polarity], out_dir / polarity, lm=False, dtype=decision)
+            _train(
+                params,
+                base,
+                examples[polarity],
+                out_dir / polarity,
+                lm=False,
+                dtype=decision,
+                live_dir=live_dir / polarity if live_dir is not None else None,
+            )
         )
     if distributed.is_main():
         write_json(metrics_path, metrics)
@@ -119,14 +136,22 @@ def run_generators(
 
 
 def run_language_adapter(
-    params: Any, *, params_path: Path, base: Path, text_path: Path, out: Path, metrics_path: Path
+    params: Any,
+    *,
+    params_path: Path,
+    base: Path,
+    text_path: Path,
+    out: Path,
+    metrics_path: Path,
+    live_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Train a language LoRA (causal LM on one language's text) for adapter composition (Sec. 3.2)."""
+    """Train a language LoRA (causal LM on one language's text) for adapter composition (Sec. 3.2); its training
+    curves go to ``live_dir`` (dvclive) when given."""
     examples = read_jsonl(text_path, required=("prompt", "completion"))
     decision = dtype_decision(params, base, examples)
     metrics = {
         **record(seed=params.seed, dtypes=[decision]),
-        **_summary(_train(params, base, examples, out, lm=True, dtype=decision)),
+        **_summary(_train(params, base, examples, out, lm=True, dtype=decision, live_dir=live_dir)),
     }
     if distributed.is_main():
         write_json(metrics_path, metrics)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from bootembed.prompts import task_prompt
 from bootembed.schema import FloresCode, Section
-from bootembed.stage_spec import StageSpec
+from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 from bootembed.strategies.base import PromptBuilder, SyntheticStrategy
 
 __all__ = ["STRATEGY", "CompositionParams", "CompositionStrategy", "composition_weights"]
@@ -81,17 +81,23 @@ class CompositionStrategy(SyntheticStrategy):
 
     def stages(self) -> list[StageSpec]:
         base = "models/base/generator"
+        reference_live = f"{LIVE_ROOT}/train_generator/language_reference"
+        reference_outs, reference_plots = live_outputs(reference_live)
+        language_live = f"{LIVE_ROOT}/train_generator/language_${{item.language}}"
+        language_outs, language_plots = live_outputs(language_live)
         return [
             StageSpec(
                 name="train_reference_adapter",
                 module="train_generator",
                 cmd="train-language-adapter --text data/prepared/english/lm_text.jsonl "
                 "--out models/adapters/language/reference "
-                "--metrics metrics/train_generator/language_reference.json",
+                "--metrics metrics/train_generator/language_reference.json "
+                f"--live-dir {reference_live}",
                 deps=(base, "data/prepared/english/lm_text.jsonl"),
                 params=("seed", "train_generator"),
-                outs=("models/adapters/language/reference",),
+                outs=("models/adapters/language/reference", *reference_outs),
                 metrics=("metrics/train_generator/language_reference.json",),
+                plots=reference_plots,
                 comment="composition (Sec. 3.2): the English (reference) language LoRA, causal LM on FLORES-200 dev",
             ),
             StageSpec(
@@ -100,11 +106,13 @@ class CompositionStrategy(SyntheticStrategy):
                 matrix={"language": "${languages}"},
                 cmd="train-language-adapter --text data/prepared/${item.language}/lm_text.jsonl "
                 "--out models/adapters/language/${item.language} "
-                "--metrics metrics/train_generator/language_${item.language}.json",
+                "--metrics metrics/train_generator/language_${item.language}.json "
+                f"--live-dir {language_live}",
                 deps=(base, "data/prepared/${item.language}/lm_text.jsonl"),
                 params=("seed", "train_generator"),
-                outs=("models/adapters/language/${item.language}",),
+                outs=("models/adapters/language/${item.language}", *language_outs),
                 metrics=("metrics/train_generator/language_${item.language}.json",),
+                plots=language_plots,
                 comment="composition: the target-language LoRA",
             ),
             StageSpec(

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import Field
 
-from bootembed.prompts import xllora_prompt
+from bootembed.prompts import POLARITIES, xllora_prompt
 from bootembed.schema import Section
-from bootembed.stage_spec import StageSpec
+from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 from bootembed.strategies.base import ENGLISH, PromptBuilder, SyntheticStrategy
 
 __all__ = ["STRATEGY", "XlloraParams", "XlloraStrategy"]
@@ -57,6 +57,8 @@ class XlloraStrategy(SyntheticStrategy):
 
     def stages(self) -> list[StageSpec]:
         base = "models/base/generator"
+        live = f"{LIVE_ROOT}/train_generator/xllora_${{item.language}}"
+        live_outs, live_plots = live_outputs(live, POLARITIES)
         return [
             StageSpec(
                 name="augment",
@@ -83,7 +85,8 @@ class XlloraStrategy(SyntheticStrategy):
                 matrix={"language": "${languages}"},
                 cmd="train-generator --sft data/prepared/${item.language} --sft data/augmented/${item.language} "
                 "--out-dir models/generators/xllora/${item.language} "
-                "--metrics metrics/train_generator/xllora_${item.language}.json",
+                "--metrics metrics/train_generator/xllora_${item.language}.json "
+                f"--live-dir {live}",
                 deps=(
                     base,
                     "data/prepared/${item.language}/sft_positive.jsonl",
@@ -91,8 +94,9 @@ class XlloraStrategy(SyntheticStrategy):
                     "data/augmented/${item.language}",
                 ),
                 params=("seed", "train_generator"),
-                outs=("models/generators/xllora/${item.language}",),
+                outs=("models/generators/xllora/${item.language}", *live_outs),
                 metrics=("metrics/train_generator/xllora_${item.language}.json",),
+                plots=live_plots,
                 comment="XL-LoRA: positive and negative generators on reference pairs ∪ augmentation",
             ),
         ]

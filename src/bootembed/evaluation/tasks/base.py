@@ -58,6 +58,8 @@ class EvalTask(abc.ABC):
         split: the mteb eval split the task is scored on.
         fields: metric key -> mteb score field of the ``default`` hf subset of :attr:`split`, read by the
             default :meth:`scores`.
+        headline: metric -> its short key in the headline metrics (``metrics/headline``, the DVC metrics), so that
+            ``dvc metrics show`` / ``dvc exp show`` fit a terminal; default: the metric's own name.
         mteb_class: the local mteb task class (:mod:`bootembed.evaluation.local`); it fixes the mteb task type.
         mteb_name: name of the mteb task (``LocalSemRel2024STS``).
         mteb_description: the mteb description, ``{lang}`` (the evaluated language) and ``{english}`` filled in.
@@ -78,6 +80,7 @@ class EvalTask(abc.ABC):
     data: ClassVar[tuple[str, ...]] = ()
     split: ClassVar[str]
     fields: ClassVar[Mapping[str, str]] = {}
+    headline: ClassVar[Mapping[str, str]] = {}
     mteb_class: ClassVar[type[LocalTask]]
     mteb_name: ClassVar[str]
     mteb_description: ClassVar[str]

@@ -38,6 +38,7 @@ class FloresBitextTask(FloresDevtestTask):
     name = "flores_bitext"
     order = 20
     metrics = ("flores_bitext_f1_tgt2eng", "flores_bitext_f1_eng2tgt")
+    headline = {"flores_bitext_f1_tgt2eng": "bitext_t2e", "flores_bitext_f1_eng2tgt": "bitext_e2t"}
     description = "FLORES-200 devtest bitext mining, F1 in both directions"
     mteb_class = LocalParallelBitextMiningTask
     mteb_name = FLORES_BITEXT_TASK_NAME

@@ -43,6 +43,10 @@ class FloresRetrievalTask(FloresDevtestTask):
         "flores_retrieval_recall_at_10": "recall_at_10",
         "flores_retrieval_ndcg_at_10": "ndcg_at_10",
     }
+    headline = {
+        "flores_retrieval_recall_at_10": "recall@10",
+        "flores_retrieval_ndcg_at_10": "ndcg@10",
+    }
     mteb_class = LocalRetrievalTask
     mteb_name = FLORES_RETRIEVAL_TASK_NAME
     mteb_description = (

@@ -84,6 +84,7 @@ class SemRelTask(EvalTask):
     data = ("${data.root}/semrel2024",)
     split = "test"
     fields = {"semrel_spearman": "cosine_spearman"}
+    headline = {"semrel_spearman": "semrel"}
     mteb_class = LocalSTSTask
     mteb_name = SEMREL_TASK_NAME
     mteb_description = (

@@ -108,6 +108,7 @@ class Sib200Task(EvalTask):
     data = ("${data.root}/sib200/annotated/${item.language}",)
     split = "test"
     fields = {"sib200_accuracy": "accuracy"}
+    headline = {"sib200_accuracy": "sib200"}
     mteb_class = LocalClassificationTask
     mteb_name = SIB200_TASK_NAME
     mteb_description = "SIB-200 topic classification (7 labels), {lang} (local copy)."

@@ -38,6 +38,7 @@ class TatoebaTask(ParallelTask):
     data = ("${data.root}/tatoeba",)
     split = "test"
     fields = {"tatoeba_f1": "f1"}
+    headline = {"tatoeba_f1": "tatoeba"}
     mteb_class = LocalBitextMiningTask
     mteb_name = TATOEBA_TASK_NAME
     mteb_description = "Tatoeba bitext mining {lang}->{english} (LASER v1 test set, local copy)."
