@@ -265,7 +265,7 @@ def test_stage_metrics_are_written_by_the_main_process_only(
         trained.append(f"encoder {request.language}")
         return {"steps": 1}
 
-    def fake_generator(params, base, examples, out, *, lm, dtype):  # noqa: ANN001, ANN202
+    def fake_generator(params, base, examples, out, *, lm, dtype, **_):  # noqa: ANN001, ANN202
         trained.append(f"generator {out.name}")
         return LoraTrainingResult(out, 1, 1.0, [1.0], 0.1, len(examples))
 

@@ -57,6 +57,8 @@ def test_every_trainer_logs_its_curves_as_dvc_plots(rendered: str):
         "train_language_adapter",
         "train_xllora",
         "train_encoder",
+        "train_encoder_ablation",
+        "swim_ir_train",
     }
     for name, stage in trainers.items():
         live = re.search(r"--live-dir (\S+)", stage["cmd"]).group(1)

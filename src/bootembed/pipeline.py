@@ -291,6 +291,7 @@ def _ablation(synthetic: Sequence[str], task_data: Sequence[str]) -> list[StageS
             f"train-encoder --language {_L} --triplets {triplets} --seed {_N}",
             out=encoder,
             metrics=f"metrics/ablation/train_encoder/{_L}/{_S}/{_V}/seed{_N}.json",
+            live=f"{LIVE_ROOT}/ablation/train_encoder/{_L}/{_S}/{_V}/seed{_N}",
             module="train_encoder",
             matrix=per_seed,
             deps=(_BASE_ENC, triplets),

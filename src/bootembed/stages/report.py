@@ -199,8 +199,19 @@ def headline_key(metric: str) -> str:
     return metric
 
 
+def _in_headline(metric: str) -> bool:
+    """Whether ``metric`` goes into the headline files: a registered task's metric when the task declares it in its
+    :attr:`~bootembed.evaluation.tasks.base.EvalTask.headline` (SWIM-IR keeps nDCG@10 per direction), and every
+    metric of an official mteb task (no registered task owns those)."""
+    from bootembed.evaluation.tasks import TASKS
+
+    owners = [task for task in TASKS.ordered() if metric in task.metrics]
+    return not owners or any(metric in task.headline for task in owners)
+
+
 def write_headline(summary: dict[str, Any], folder: Path) -> list[Path]:
-    """One small JSON per language and model: ``{short metric key: seed-mean score}`` (:func:`headline_key`).
+    """One small JSON per language and model: ``{short metric key: seed-mean score}`` (:func:`headline_key`) of the
+    metrics :func:`_in_headline` keeps.
 
     Args:
         summary: :func:`bootembed.report.build_summary` output.
@@ -217,7 +228,12 @@ def write_headline(summary: dict[str, Any], folder: Path) -> list[Path]:
                 continue
             path = folder / language / f"{model}.json"
             write_json(
-                path, {headline_key(m): scores[m] for m in summary["metrics"] if m in scores}
+                path,
+                {
+                    headline_key(m): scores[m]
+                    for m in summary["metrics"]
+                    if m in scores and _in_headline(m)
+                },
             )
             paths.append(path)
     return paths

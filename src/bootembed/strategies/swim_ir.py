@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 
 from bootembed.sap import VARIANTS
 from bootembed.schema import Section, StrList
-from bootembed.stage_spec import StageSpec
+from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 from bootembed.strategies.base import RetrievalStrategy
 
 __all__ = ["EVAL_TASK", "STRATEGY", "SwimIrParams", "SwimIrStrategy"]
@@ -44,6 +44,7 @@ _PASSAGES = f"data/swim_ir/{_L}/passages.parquet"
 _GENERATIONS = f"data/swim_ir/{_L}/{_V}.parquet"
 _PAIRS = f"data/swim_ir/{_L}/{_V}.pairs.parquet"
 _RETRIEVER = f"models/retrievers/{_L}/{_V}/seed{_N}"
+_LIVE = f"{LIVE_ROOT}/train_encoder/{_L}/swim_ir/{_V}/seed{_N}"
 #: Mirror files the contamination guard of the training passages reads, and the FLORES-200 dev metadata (URLs).
 _PASSAGE_DATA = (
     f"${{data.root}}/flores200/dev/{_L}.dev",
@@ -191,10 +192,11 @@ class SwimIrStrategy(RetrievalStrategy):
                 matrix=per_seed,
                 cmd=f"train-encoder --language {_L} --pairs {_PAIRS} --seed {_N} "
                 f"--max-steps ${{swim_ir.train_steps}} --out {_RETRIEVER} "
-                f"--metrics metrics/train_encoder/{_L}/swim_ir/{_V}/seed{_N}.json",
+                f"--metrics metrics/train_encoder/{_L}/swim_ir/{_V}/seed{_N}.json --live-dir {_LIVE}",
                 deps=("models/base/encoder", _PAIRS),
                 params=("seed", "models.encoder.prompt", *_TRAIN_PARAMS, "swim_ir.train_steps"),
-                outs=(_RETRIEVER,),
+                outs=(_RETRIEVER, *live_outputs(_LIVE)[0]),
+                plots=live_outputs(_LIVE)[1],
                 metrics=(f"metrics/train_encoder/{_L}/swim_ir/{_V}/seed{_N}.json",),
                 comment="SWIM-IR retrievers: MultipleNegativesRankingLoss on (query, passage) pairs, in-batch "
                 "negatives, E5 query/passage prompts; one per training seed",
