@@ -134,8 +134,10 @@ def test_consistency_drops_a_swapped_triplet_in_the_chain() -> None:
     table = {anchor: [1.0, 0, 0], positive: [0.9, 0.2, 0], negative: [0.1, 1.0, 0]}
     swapped = (anchor, negative.replace("kasuwa", "gida"), positive)
     table[swapped[1]] = [0.1, 1.0, 0]
-    result = run_chain(_frame([ROWS[8], swapped]), _params(), _context(encoder=KeyedEncoder(table)))
+    on = _params(consistency={"enabled": True})  # off by default (params.yaml says why)
+    result = run_chain(_frame([ROWS[8], swapped]), on, _context(encoder=KeyedEncoder(table)))
     assert result.reasons == [None, "inconsistent"]
+    assert not _params().consistency.enabled
 
 
 def test_variants() -> None:
@@ -334,7 +336,7 @@ def test_filter_stage_reports_before_failing_on_too_few_rows(tmp_path: Path) -> 
     assert report["filter"]["unparseable"] == 3 and report["diagnostics"]["rows"] == 3
     with pytest.raises(ValueError, match=r"filter\.consistency: needs the base encoder"):
         run(
-            _stage_params(),
+            _stage_params(consistency={"enabled": True}),
             params_path=Path("params.yaml"),
             language=HAU,
             metrics_path=metrics,
