@@ -554,3 +554,28 @@ def test_quantization_settings_are_checked() -> None:
 
     with pytest.raises(ValueError, match="train_generator.quantization"):
         quantization_config("int4", torch.float32)
+
+
+def test_keep_work_leaves_the_final_checkpoint_for_a_rerun_to_restore(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """``keep_work=True`` (the generator stage trains a positive then a negative adapter): the first adapter's work
+    folder and final checkpoint stay, so a rerun after a kill during the second restores the first from it
+    instead of training it again; ``work.remove()`` clears it once both are written."""
+    settings = {
+        "rank": 4,
+        "alpha": 8,
+        "dropout": 0.0,
+        "max_steps": 4,
+        "batch_size": 2,
+        "max_length": 32,
+        "dtype": "float32",
+        "save_steps": 2,
+        "work_root": tmp_path / "w",
+    }
+    first = train_lora_adapter(tiny_model_dir, EXAMPLES, tmp_path / "a", keep_work=True, **settings)
+    assert first.resumed_from is None and first.work is not None
+    assert [p.name for p in first.work.path.glob("checkpoint-*")] == ["checkpoint-4"]
+    again = train_lora_adapter(tiny_model_dir, EXAMPLES, tmp_path / "a", **settings)
+    assert again.resumed_from == "checkpoint-4"  # restored, not trained again
+    assert again.work is None and not list((tmp_path / "w").rglob("checkpoint-*"))

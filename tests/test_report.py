@@ -285,7 +285,6 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
     assert headline_key("flores_bitext_f1_tgt2eng") == "bitext_t2e"
     assert headline_key("SemRel24STS_cosine_spearman") == "SemRel24STS_cosine_spearman"
     from bootembed.evaluation.tasks import metric_order
-
     from bootembed.stages.report import _in_headline
 
     keys = [

@@ -77,7 +77,9 @@ class LengthGroupedNoDuplicatesBatchSampler(NoDuplicatesBatchSampler):
             sum(len(str(col[i])) for col in rows) for i in range(len(self.dataset))
         ]
 
-    def _iter_one_pass(self, get_sample_values: Any = None, has_overlap: Any = None) -> Iterator[list[int]]:
+    def _iter_one_pass(
+        self, get_sample_values: Any = None, has_overlap: Any = None
+    ) -> Iterator[list[int]]:
         """One pass over every row (the parent's ``__iter__`` seeds the generator and tops up short passes)."""
         import torch
 
@@ -124,4 +126,6 @@ def batch_sampler(order: str) -> Any:
         return BatchSamplers.NO_DUPLICATES
     if order == "length_grouped":
         return LengthGroupedNoDuplicatesBatchSampler
-    raise ValueError(f"train_encoder.batch_order: expected one of {list(BATCH_ORDERS)}, got {order!r}")
+    raise ValueError(
+        f"train_encoder.batch_order: expected one of {list(BATCH_ORDERS)}, got {order!r}"
+    )

@@ -318,9 +318,7 @@ def train_encoder(
             output_dir,
             base_model_dir,
             {
-                "triplets": settings_digest(
-                    {c: data.get_column(c).to_list() for c in columns}
-                ),
+                "triplets": settings_digest({c: data.get_column(c).to_list() for c in columns}),
                 "hyper_parameters": hyper_parameters,
                 "seed": seed,
                 "save_steps": save_steps,

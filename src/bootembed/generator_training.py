@@ -43,6 +43,7 @@ from bootembed.training import (
     training_dtype,
     training_work,
 )
+from bootembed.work import WorkDir
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class LoraTrainingResult:
         loss_curve: ``[{"step", "loss"}]`` per logging step (also in ``training_log.json``; the DVC plots are the
             dvclive folder, :mod:`bootembed.curves`).
         resumed_from: the checkpoint the run resumed from after a kill, or ``None``.
+        work: the work folder, still in place when the run was asked to keep it (``keep_work``), else ``None``.
     """
 
     adapter_dir: Path
@@ -74,6 +76,7 @@ class LoraTrainingResult:
     num_examples: int
     loss_curve: list[dict[str, float]] = field(default_factory=list)
     resumed_from: str | None = None
+    work: WorkDir | None = None
 
 
 def tokenize_prompt_completion(
@@ -380,6 +383,7 @@ def train_lora_adapter(
     device_map: str | None = None,
     attn_implementation: str = "sdpa",
     live_dir: str | Path | None = None,
+    keep_work: bool = False,
 ) -> LoraTrainingResult:
     """Train one LoRA adapter on prompt/completion pairs with a completion-only loss.
 
@@ -431,6 +435,10 @@ def train_lora_adapter(
         attn_implementation: transformers attention kernel (``sdpa``).
         live_dir: dvclive folder of the training curves (loss, learning rate, gradient norm per logging step;
             :class:`bootembed.curves.LiveCurves`), or ``None`` for none.
+        keep_work: leave the work folder (with its final checkpoint) in place and return it in the result: a stage
+            that trains several adapters in a row removes the folders once all are written, so a kill while a
+            later adapter trains restores the finished ones from their final checkpoints instead of training
+            them again.
 
     Returns:
         A :class:`LoraTrainingResult`.
@@ -576,7 +584,8 @@ def train_lora_adapter(
                 "versions": package_versions(),
             }
             write_json(staging / TRAINING_LOG, log)
-        work.remove()
+        if not keep_work:
+            work.remove()
     distributed.barrier()  # the others return once the adapter is in place
     logger.info(
         "Saved adapter to %s: %d steps in %.1f s, train loss %.4f",
@@ -594,6 +603,7 @@ def train_lora_adapter(
         num_examples=num_examples,
         loss_curve=curve,
         resumed_from=checkpoint.name if checkpoint else None,
+        work=work if keep_work else None,
     )
 
 

@@ -123,7 +123,9 @@ def stage_dtype(params: Any, step: str, measure: Callable[[], Measurement]) -> D
             logger.warning("%s: unreadable kept dtype decision (%s): measuring again", cache, exc)
         else:
             logger.info("%s dtype: %s (kept in %s)", step, kept.dtype, cache)
-            return replace(kept, reason=f"{kept.reason} (measured once on this machine, kept in {cache.name})")
+            return replace(
+                kept, reason=f"{kept.reason} (measured once on this machine, kept in {cache.name})"
+            )
     decision = resolve_dtype(
         step, requested, field_name=field_name, hardware=hardware, measure=measure
     )

@@ -61,6 +61,7 @@ def _train(
     lm: bool,
     dtype: DtypeDecision,
     live_dir: Path | None,
+    keep_work: bool = False,
 ) -> LoraTrainingResult:
     p = params.train_generator
     return train_lora_adapter(
@@ -74,6 +75,7 @@ def _train(
         dtype=dtype,
         save_steps=p.save_steps,
         live_dir=live_dir,
+        keep_work=keep_work,
         **_lora_settings(p),
     )
 
@@ -118,20 +120,27 @@ def run_generators(
     }
     decision = dtype_decision(params, base, examples[POLARITIES[0]])
     metrics: dict[str, Any] = record(seed=params.seed, dtypes=[decision])
+    results = []
     for polarity in POLARITIES:
-        metrics[polarity] = _summary(
-            _train(
-                params,
-                base,
-                examples[polarity],
-                out_dir / polarity,
-                lm=False,
-                dtype=decision,
-                live_dir=live_dir / polarity if live_dir is not None else None,
-            )
+        # each adapter's work folder (its final checkpoint) stays until both are written: a kill while the
+        # second trains restores the first from that checkpoint instead of training it again
+        result = _train(
+            params,
+            base,
+            examples[polarity],
+            out_dir / polarity,
+            lm=False,
+            dtype=decision,
+            live_dir=live_dir / polarity if live_dir is not None else None,
+            keep_work=True,
         )
+        results.append(result)
+        metrics[polarity] = _summary(result)
     if distributed.is_main():
         write_json(metrics_path, metrics)
+        for result in results:
+            if result.work is not None:
+                result.work.remove()
     return metrics
 
 
