@@ -40,7 +40,8 @@ class LengthGroupedNoDuplicatesBatchSampler(NoDuplicatesBatchSampler):
         dataset: a ``datasets.Dataset`` with string columns (anchor, positive, negative, ...).
         batch_size: rows per batch.
         drop_last: drop batches smaller than ``batch_size``.
-        valid_label_columns, generator, seed: as for ``NoDuplicatesBatchSampler``.
+        valid_label_columns, generator, seed: as for ``NoDuplicatesBatchSampler`` (without a ``generator`` one is
+            made, so the order is set by ``seed`` and the epoch alone).
         megabatch: batches per sorting window.
 
     Example:
@@ -67,6 +68,10 @@ class LengthGroupedNoDuplicatesBatchSampler(NoDuplicatesBatchSampler):
         )
         if megabatch < 1:
             raise ValueError(f"megabatch: expected a positive integer, got {megabatch!r}")
+        if self.generator is None:  # seeded per pass in ``__iter__`` (seed + epoch): the same order on a rerun
+            import torch
+
+            self.generator = torch.Generator()
         self.megabatch = megabatch
         columns = list(self.dataset.column_names)
         rows = [self.dataset[c] for c in columns]

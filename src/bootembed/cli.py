@@ -639,6 +639,26 @@ for _command in _BENCH_COMMANDS:
     _bench_command(*_command)
 
 
+@bench.command("encoder-batching")
+@_PARAMS
+@_LANGUAGE
+@click.option("--base", default="models/base/encoder", show_default=True, type=Path)
+@click.option(
+    "--triplets", "triplets_n", default=500, show_default=True, help="FLORES-200 dev rows."
+)
+@click.option("--steps", default=20, show_default=True, help="Optimiser steps per timed run.")
+@click.option(
+    "--rounds", default=2, show_default=True, help="Timed runs per batch order, alternated."
+)
+@_path("--work-dir", required=False, default="data/.bench/encoder-batching", show_default=True)
+@_path("--out", required=False, default="metrics/bench/encoder_batching.json", show_default=True)
+def bench_encoder_batching(params_path: Path, **options: Any) -> None:
+    """Random vs length-grouped encoder batches (train_encoder.batch_order): padding and s/step, side by side."""
+    from bootembed.bench_batching import bench_encoder_batching as run
+
+    run(load_params(params_path), params_path=params_path, **options)
+
+
 # After every command is defined, so `python -m bootembed.cli bench ...` works.
 if __name__ == "__main__":
     sys.exit(main())

@@ -300,6 +300,9 @@ class TrainEncoderParams(Section):
         freeze_embeddings: keep the token-embedding matrix fixed (only the transformer layers train); for
             multilingual-e5-small it is 96M of the 118M weights, and its AdamW update was 1.1 s of a 3.7 s step
             on the 2-core CPU.
+        batch_order: ``random`` (sentence-transformers' ``NoDuplicatesBatchSampler``) or ``length_grouped``
+            (:class:`bootembed.batching.LengthGroupedNoDuplicatesBatchSampler`: batches of similar-length texts,
+            less padding to compute on).
     """
 
     epochs: float = Field(gt=0.0, le=1000.0)
@@ -315,6 +318,7 @@ class TrainEncoderParams(Section):
         tuple[Annotated[int, Field(ge=0, lt=2**32)], ...], Field(strict=False, min_length=1)
     ]
     freeze_embeddings: bool
+    batch_order: Literal["random", "length_grouped"]
 
     @field_validator("seeds")
     @classmethod

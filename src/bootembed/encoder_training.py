@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from bootembed import distributed, training
+from bootembed.batching import BATCH_ORDERS, batch_sampler
 from bootembed.curves import LiveCurves
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
@@ -160,14 +161,17 @@ def train_encoder(
     pairs: bool = False,
     live_dir: str | Path | None = None,
     card_data: Any = None,
+    batch_order: str = "random",
 ) -> EncoderTrainingResult:
     """Fine-tune a sentence-transformers encoder on triplets with MultipleNegativesRankingLoss.
 
     Method (arXiv 2603.01732, encoder training; supervised SimCSE, Gao et al. 2021, Sec. 4): for
     a batch of ``B`` triplets the loss is the cross-entropy of ``scale * cos(anchor_i, c)`` over
     the ``2B`` candidates ``c`` (all positives and all hard negatives of the batch), with
-    ``positive_i`` as the target. Batches are drawn with ``BatchSamplers.NO_DUPLICATES``; the
-    optimiser is AdamW with linear warm-up then linear decay. No evaluation runs during training.
+    ``positive_i`` as the target. Batches are drawn with ``BatchSamplers.NO_DUPLICATES`` (no text twice in a batch),
+    or with ``batch_order="length_grouped"`` by :class:`bootembed.batching.LengthGroupedNoDuplicatesBatchSampler`
+    (the same guarantee, texts of similar length together: less padding); the optimiser is AdamW with linear
+    warm-up then linear decay. No evaluation runs during training.
 
     The same ``prompt`` string is prepended to anchor, positive and negative (multilingual-e5
     expects ``"query: "`` for symmetric tasks), or ``prompt`` maps columns to their prompts
@@ -224,6 +228,7 @@ def train_encoder(
             (:func:`bootembed.model_card.training_card_data`); default: sentence-transformers' own, kept from
             querying the Hub. The card leaves out the training time and lists every logged loss, so the same
             training (resumed after a kill or not) writes the same card.
+        batch_order: ``"random"`` or ``"length_grouped"`` (:data:`bootembed.batching.BATCH_ORDERS`).
 
     Returns:
         An :class:`EncoderTrainingResult`.
@@ -264,6 +269,10 @@ def train_encoder(
         raise ValueError(f"max_seq_length: must be >= 1, got {max_seq_length}")
     if logging_steps < 1:
         raise ValueError(f"logging_steps: must be >= 1, got {logging_steps}")
+    if batch_order not in BATCH_ORDERS:
+        raise ValueError(
+            f"train_encoder.batch_order: expected one of {list(BATCH_ORDERS)}, got {batch_order!r}"
+        )
 
     import torch
     from datasets import Dataset
@@ -274,7 +283,6 @@ def train_encoder(
     )
     from sentence_transformers.base.model_card import BaseModelCardCallback
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
     from transformers import set_seed
 
     if save_steps < 1:
@@ -302,7 +310,9 @@ def train_encoder(
         "max_seq_length": max_seq_length,
         "prompt": dict(prompt) if isinstance(prompt, Mapping) else prompt,
         **({"columns": list(columns)} if pairs else {}),
-        "batch_sampler": "no_duplicates",
+        "batch_sampler": "no_duplicates"
+        if batch_order == "random"
+        else f"{batch_order}_no_duplicates",
         "logging_steps": logging_steps,
         "dtype": decision.dtype,
     }
@@ -357,7 +367,7 @@ def train_encoder(
         optim="adamw_torch",
         seed=seed,
         data_seed=seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        batch_sampler=batch_sampler(batch_order),
         prompts=dict(prompt) if isinstance(prompt, Mapping) else prompt,
         logging_strategy="steps",
         logging_steps=logging_steps,

@@ -29,6 +29,7 @@ _TRAINING_OPTIONS = (
     "max_seq_length",
     "save_steps",
     "freeze_embeddings",
+    "batch_order",
 )
 #: Options of the real run only: the side-by-side dtype measurement trains its own few steps and never saves.
 _RUN_ONLY = ("max_steps", "save_steps")

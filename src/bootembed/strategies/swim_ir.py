@@ -71,6 +71,7 @@ _TRAIN_PARAMS = tuple(
         "dtype",
         "save_steps",
         "freeze_embeddings",
+        "batch_order",
     )
 )
 #: The ``evaluate`` settings an evaluation on the SWIM-IR task reads (``--tasks`` replaces ``evaluate.tasks``).
