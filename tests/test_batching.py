@@ -161,6 +161,9 @@ def test_bench_encoder_batching_writes_both_orders_side_by_side(
     )
     padding = {order: orders[order]["padding"] for order in orders}
     assert all(p["ratio"] >= 1 for p in padding.values())
+    assert (
+        padding["random"]["real_tokens"] == padding["length_grouped"]["real_tokens"]
+    )  # one full pass each
     assert padding["length_grouped"]["padded_tokens"] < padding["random"]["padded_tokens"]
     assert result["ratios"]["padding_random_over_length_grouped"] > 1
     assert not (tmp_path / "work").exists()

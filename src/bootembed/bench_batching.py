@@ -5,7 +5,8 @@ triplets of a language (anchor = the target-language sentence, positive = its En
 English sentence of the next line: real sentence lengths, as the translation baseline trains on):
 
 - padding: tokens the encoder computes on (every column of a batch padded to its longest text, truncated at
-  ``train_encoder.max_seq_length``) over the real tokens, for the batches of the first ``steps`` steps;
+  ``train_encoder.max_seq_length``) over the real tokens, for one pass over every triplet (the first epoch's
+  batches, as the trainer draws them: seed + epoch), so both orders count the same real tokens;
 - time: seconds per optimiser step of :func:`bootembed.encoder_training.train_encoder` with the params'
   ``train_encoder`` settings, the two orders alternated ``rounds`` times so that a slower or busier stretch of the
   machine hits both.
@@ -82,10 +83,8 @@ def padding_ratio(
     return {"padded_tokens": padded, "real_tokens": real, "ratio": padded / max(real, 1)}
 
 
-def _batches(
-    triplets: pl.DataFrame, order: str, batch_size: int, seed: int, steps: int
-) -> list[list[int]]:
-    """The first ``steps`` batches the trainer would draw with ``order`` (passes repeated as the epochs go)."""
+def _batches(triplets: pl.DataFrame, order: str, batch_size: int, seed: int) -> list[list[int]]:
+    """The batches of the first pass (epoch 0) the trainer would draw with ``order``."""
     from datasets import Dataset
     from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
@@ -102,13 +101,8 @@ def _batches(
     sampler = cls(
         dataset, batch_size=batch_size, drop_last=False, generator=torch.Generator(), seed=seed
     )
-    batches: list[list[int]] = []
-    epoch = 0
-    while len(batches) < steps:
-        sampler.set_epoch(epoch)
-        batches.extend(list(sampler))
-        epoch += 1
-    return batches[:steps]
+    sampler.set_epoch(0)
+    return list(sampler)
 
 
 def bench_encoder_batching(
@@ -131,7 +125,7 @@ def bench_encoder_batching(
         language: FLORES-200 code of the anchors.
         base: the base encoder folder.
         triplets_n: FLORES-200 dev rows to build triplets from.
-        steps: optimiser steps per timed run (and batches counted for padding).
+        steps: optimiser steps per timed run.
         rounds: timed runs per order, alternated.
         work_dir: scratch folder for the trained models and checkpoints (removed afterwards).
         out: the JSON to write.
@@ -171,7 +165,7 @@ def bench_encoder_batching(
         "orders": {},
     }
     for order in orders:
-        batches = _batches(triplets, order, p.batch_size, params.seed, steps)
+        batches = _batches(triplets, order, p.batch_size, params.seed)
         result["orders"][order] = {
             "padding": padding_ratio(tokenizer, triplets, batches, p.max_seq_length),
             "seconds_per_step": [],
