@@ -85,6 +85,7 @@ def padding_ratio(
 
 def _batches(triplets: pl.DataFrame, order: str, batch_size: int, seed: int) -> list[list[int]]:
     """The batches of the first pass (epoch 0) the trainer would draw with ``order``."""
+    import torch
     from datasets import Dataset
     from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
@@ -96,8 +97,6 @@ def _batches(triplets: pl.DataFrame, order: str, batch_size: int, seed: int) -> 
         if order == "length_grouped"
         else NoDuplicatesBatchSampler
     )
-    import torch
-
     sampler = cls(
         dataset, batch_size=batch_size, drop_last=False, generator=torch.Generator(), seed=seed
     )

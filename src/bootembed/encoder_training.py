@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 
 from bootembed import distributed, training
-from bootembed.batching import BATCH_ORDERS, batch_sampler
+from bootembed.batching import batch_sampler
 from bootembed.curves import LiveCurves
 from bootembed.hardware import ENCODER_MAX_SCORE_DIFF, DtypeDecision, Measurement
 from bootembed.io import atomic_dir, write_json
@@ -269,10 +269,7 @@ def train_encoder(
         raise ValueError(f"max_seq_length: must be >= 1, got {max_seq_length}")
     if logging_steps < 1:
         raise ValueError(f"logging_steps: must be >= 1, got {logging_steps}")
-    if batch_order not in BATCH_ORDERS:
-        raise ValueError(
-            f"train_encoder.batch_order: expected one of {list(BATCH_ORDERS)}, got {batch_order!r}"
-        )
+    sampler = batch_sampler(batch_order)  # raises ValueError naming train_encoder.batch_order
 
     import torch
     from datasets import Dataset
@@ -367,7 +364,7 @@ def train_encoder(
         optim="adamw_torch",
         seed=seed,
         data_seed=seed,
-        batch_sampler=batch_sampler(batch_order),
+        batch_sampler=sampler,
         prompts=dict(prompt) if isinstance(prompt, Mapping) else prompt,
         logging_strategy="steps",
         logging_steps=logging_steps,
