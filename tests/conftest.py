@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+_GIB = 1024**3
+_disk: dict[str, object] = {}
+
+
+def _free_gib() -> float:
+    return shutil.disk_usage(tempfile.gettempdir()).free / _GIB
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 - pytest hook signature
+    """Record the free disk where the tests write (the temp folder) at the start."""
+    _disk.update(start=_free_gib(), least=_free_gib(), least_after="(start)")
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Track the least free disk seen after any test (a CI machine short of disk failed mid-suite)."""
+    free = _free_gib()
+    if free < float(_disk.get("least", float("inf"))):
+        _disk.update(least=free, least_after=item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line: free disk at the start, the least seen (and after which test), and at the end, in GiB."""
+    if "start" in _disk:
+        terminalreporter.write_line(
+            f"disk free in {tempfile.gettempdir()}: {_disk['start']:.1f} GiB at the start, "
+            f"{_disk['least']:.1f} GiB least (after {_disk['least_after']}), {_free_gib():.1f} GiB at the end"
+        )
 
 
 def default_params_dict(**overrides: object) -> dict:

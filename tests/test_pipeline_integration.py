@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,13 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    """A copy of this repository (tracked + untracked, not ignored files) as its own git repo, at smoke size."""
+def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Iterator[Path]:
+    """A copy of this repository (tracked + untracked, not ignored files) as its own git repo, at smoke size.
+
+    Its DVC cache links outputs into the workspace (``cache.type hardlink``) instead of copying them: the smoke run's
+    models are about 4 GB, and a CI machine short of disk failed on the second copy. The folder is removed when the
+    module's tests are done (later test files need the room).
+    """
     dest = tmp_path_factory.mktemp("repo")
     files = (
         subprocess.run(
@@ -66,7 +72,9 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Pat
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke"],
     ):
         subprocess.run(cmd, cwd=dest, check=True)
-    return dest
+    _run(["dvc", "config", "--local", "cache.type", "hardlink,copy"], dest)
+    yield dest
+    shutil.rmtree(dest, ignore_errors=True)
 
 
 def test_dvc_pipeline_end_to_end_at_smoke_size(smoke_repo: Path):
@@ -228,6 +236,8 @@ def test_remote_and_run_cache_restore_a_fresh_clone(smoke_repo: Path, tmp_path: 
         ["dvc", "config", "--local", "cache.type", "hardlink,copy"], fresh
     )  # no second copy of the models
     _run(["dvc", "pull", "--run-cache"], fresh)
+    # everything is in the clone's cache now: 4 GB back for the queued sweep and later tests
+    shutil.rmtree(remote)
     assert (fresh / "models/base/encoder").is_dir()
     assert "Data and pipelines are up to date" in _run(["dvc", "status"], fresh)
     out = _run(["dvc", "repro"], fresh)
