@@ -112,7 +112,8 @@ def test_report_stage_writes_the_ablation(tmp_path: Path) -> None:
         out.write_text(json.dumps({"scores": scores}))
 
     write("base", 0.4)
-    write("swim_ir/base", 0.4)  # the base encoder's SWIM-IR evaluation (run whatever swim_ir.variants holds)
+    # the base encoder's SWIM-IR evaluation (run whatever swim_ir.variants holds)
+    write("swim_ir/base", 0.4)
     for seed in seeds:
         write(f"icl/seed{seed}", 0.8)
         write(f"icl/unfiltered/seed{seed}", 0.5)
@@ -134,7 +135,8 @@ def test_report_stage_writes_the_ablation(tmp_path: Path) -> None:
             strategies=["icl"],
             train_encoder={"seeds": seeds},
             filter={"ablation": ablation},
-            swim_ir={"variants": []},  # no SWIM-IR retriever: only the base encoder's SWIM-IR evaluation
+            # no SWIM-IR retriever: only the base encoder's SWIM-IR evaluation
+            swim_ir={"variants": []},
         )
 
     run(params(["unfiltered"]), **paths)

@@ -282,7 +282,8 @@ def test_auto_decision_is_measured_once_per_machine_and_kept(
     assert calls == [2.0, 0.5]
     # another base encoder is measured again; the generator steps have their own decisions
     other = load_default_params(
-        train_encoder={"dtype": "auto"}, models={"encoder": {"source": "hub", "id": "x/y", "revision": "abc"}}
+        train_encoder={"dtype": "auto"},
+        models={"encoder": {"source": "hub", "id": "x/y", "revision": "abc"}},
     )
     common.stage_dtype(other, "encoder_training", measure(3.0))
     assert calls == [2.0, 0.5, 3.0]

@@ -291,7 +291,9 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         headline_key(m) for m in metric_order() if _in_headline(m)
     ]  # one short key per headline metric, the default row fits 120 columns
     assert len(set(keys)) == len(keys) and sum(len(k) for k in keys) <= 80
-    assert not _in_headline("swim_ir_eng2tgt_mrr_at_10") and _in_headline("SemRel24STS_cosine_spearman")
+    assert not _in_headline("swim_ir_eng2tgt_mrr_at_10") and _in_headline(
+        "SemRel24STS_cosine_spearman"
+    )
 
     # The offline HTML report: tables, a chart per metric, the curves, escaped triplets; nothing external.
     page = (tmp_path / "report.html").read_text()

@@ -68,7 +68,8 @@ class LengthGroupedNoDuplicatesBatchSampler(NoDuplicatesBatchSampler):
         )
         if megabatch < 1:
             raise ValueError(f"megabatch: expected a positive integer, got {megabatch!r}")
-        if self.generator is None:  # seeded per pass in ``__iter__`` (seed + epoch): the same order on a rerun
+        # seeded per pass in ``__iter__`` (seed + epoch): the same order on a rerun
+        if self.generator is None:
             import torch
 
             self.generator = torch.Generator()
