@@ -35,6 +35,7 @@ from bootembed.sap import (
     get_variant,
     parse_query,
     parse_summary,
+    prompting_pairs,
 )
 from bootembed.text import normalize_sentence
 
@@ -582,7 +583,13 @@ def test_swim_ir_is_one_registry_module_with_its_own_section_and_stages():
         "swim_ir_train",
         "swim_ir_evaluate_base",
         "swim_ir_evaluate",
+        "swim_ir_report",
     ]
+    report = strategy.stages()[-1]
+    assert report.module == "report" and report.deps == (
+        "metrics/eval/${item.language}/swim_ir",
+        "results/mteb/${item.language}/swim_ir",
+    )  # only SWIM-IR evaluations: `dvc repro swim_ir_report` trains no triplet encoder
     train = strategy.stages()[2]
     assert (
         "--pairs" in train.cmd
@@ -663,6 +670,113 @@ def test_report_adds_swim_ir_rows_and_compares_each_model_on_its_metrics(tmp_pat
     assert (
         out["winners"]["sib200_accuracy"]["model"] == "translation"
     )  # the triplet table is unchanged
+
+
+def test_prompting_pairs_pair_sap_with_plain_in_the_same_direction():
+    assert prompting_pairs(["swapped_sap", "swapped_plain"]) == [("swapped_sap", "swapped_plain")]
+    assert prompting_pairs(
+        [
+            "swapped_plain",
+            "monolingual_plain",
+            "crosslingual_sap",
+            "crosslingual_plain",
+            "monolingual_sap",
+        ]
+    ) == [
+        ("crosslingual_sap", "crosslingual_plain"),
+        ("monolingual_sap", "monolingual_plain"),
+    ]  # DIRECTIONS order; swapped has no SAP partner
+    assert prompting_pairs(["crosslingual_sap", "swapped_plain"]) == []
+    assert prompting_pairs([]) == []
+    with pytest.raises(ValueError, match="variant"):
+        prompting_pairs(["swapped"])
+
+
+def test_swim_ir_report_compares_base_retrievers_and_sap_vs_plain_without_triplet_encoders(
+    tmp_path,
+):
+    """``swim-ir-report`` (the ``swim_ir_report`` stage) reads only SWIM-IR evaluations: base vs each retriever with
+    paired intervals, and SAP - plain per direction; a SAP retriever that is better on every query reads a
+    significant positive difference, a copy of its plain partner none."""
+    from conftest import default_params_dict
+
+    from bootembed.config import params_from_dict
+    from bootembed.data.sources import DataError
+    from bootembed.stages.report import run_retrieval
+
+    params = params_from_dict(
+        default_params_dict(
+            languages=["hau_Latn"],
+            strategies=[
+                "translation",
+                "icl",
+            ],  # no evaluation of theirs is written: the stage must not read one
+            swim_ir={
+                "variants": [
+                    "swapped_sap",
+                    "swapped_plain",
+                    "crosslingual_sap",
+                    "crosslingual_plain",
+                ],
+                "seeds": [1, 2],
+            },
+        ),
+        source="p.yaml",
+    )
+    rng = np.random.default_rng(0)
+    metric = "swim_ir_eng2tgt_ndcg_at_10"
+    base_values = list(rng.random(80) * 0.6)
+
+    def write(rel: str, values: list[float]) -> None:
+        path = tmp_path / "eval" / "hau_Latn" / f"{rel}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"scores": {metric: float(np.mean(values))}}))
+        folder = tmp_path / "results" / "hau_Latn" / rel
+        folder.mkdir(parents=True, exist_ok=True)
+        items = {metric: {"statistic": "mean", "values": values}}
+        (folder / "items.json").write_text(json.dumps({"language": "hau_Latn", "items": items}))
+
+    write("swim_ir/base", base_values)
+    plain = [v + 0.1 for v in base_values]
+    for seed in (1, 2):
+        write(f"swim_ir/swapped_sap/seed{seed}", [v + 0.3 for v in base_values])
+        write(f"swim_ir/swapped_plain/seed{seed}", plain)
+        write(f"swim_ir/crosslingual_sap/seed{seed}", plain)
+        write(f"swim_ir/crosslingual_plain/seed{seed}", plain)
+    out, markdown = tmp_path / "report" / "hau_Latn.json", tmp_path / "report" / "hau_Latn.md"
+    options = {
+        "params_path": Path("p.yaml"),
+        "eval_dir": tmp_path / "eval",
+        "results_dir": tmp_path / "results",
+        "out": out,
+        "markdown": markdown,
+    }
+    summary = run_retrieval(params, language="hau_Latn", **options)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(summary))
+    assert set(summary["models"]) == {
+        "base",
+        "swapped_sap",
+        "swapped_plain",
+        "crosslingual_sap",
+        "crosslingual_plain",
+    }
+    assert summary["seeds"] == [1, 2] and summary["bootstrap"]["resamples"] >= 1000
+    assert summary["intervals"]["hau_Latn"]["swapped_sap"][metric]["low"] > 0  # vs base
+    pairs = summary["pairs"]["hau_Latn"]
+    assert list(pairs) == ["crosslingual_sap - crosslingual_plain", "swapped_sap - swapped_plain"]
+    sap = pairs["swapped_sap - swapped_plain"]["metrics"][metric]
+    assert sap["delta"] == pytest.approx(0.2) and sap["significant"]
+    same = pairs["crosslingual_sap - crosslingual_plain"]["metrics"][metric]
+    assert same["delta"] == 0 and not same["significant"]
+    text = markdown.read_text()
+    assert "### Paired differences (hau_Latn)" in text and "`swapped_sap` − `swapped_plain`" in text
+    with pytest.raises(ValueError, match=r"p\.yaml: languages: expected 'afr_Latn'"):
+        run_retrieval(params, language="afr_Latn", **options)
+    (
+        tmp_path / "results" / "hau_Latn" / "swim_ir" / "swapped_plain" / "seed2" / "items.json"
+    ).unlink()
+    with pytest.raises(DataError, match=r"swapped_plain/seed2/items\.json"):
+        run_retrieval(params, language="hau_Latn", **options)
 
 
 def test_exemplar_files_have_a_pinned_official_url():

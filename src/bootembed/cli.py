@@ -329,6 +329,24 @@ _STAGE_COMMANDS: list[tuple[str, str, list[Any], str]] = [
         "SWIM-IR: summary then query per passage with one SAP variant (resumable); usable pairs and diagnostics.",
     ),
     (
+        "swim-ir-report",
+        "report:run_retrieval",
+        [
+            _LANGUAGE,
+            _path("--eval-dir", required=False, default="metrics/eval", show_default=True),
+            _path(
+                "--results-dir",
+                required=False,
+                default="results/mteb",
+                show_default=True,
+                help="Per-item evaluation data (<language>/swim_ir/...items.json) for the bootstrap.",
+            ),
+            _path("--out", help="e.g. metrics/swim_ir_report/hau_Latn.json"),
+            _path("--markdown", help="e.g. metrics/swim_ir_report/hau_Latn.md"),
+        ],
+        "SWIM-IR alone: base vs every retriever with paired bootstrap CIs, and SAP vs plain prompting per direction.",
+    ),
+    (
         "train-encoder",
         "train_encoder",
         [

@@ -30,7 +30,7 @@ from typing import Any
 from bootembed.evaluation.item_metrics import item_data
 from bootembed.statistics import DeltaInterval, paired_difference_interval
 
-__all__ = ["CLAIMS", "claim_verdict", "compare_language"]
+__all__ = ["CLAIMS", "claim_verdict", "compare_language", "compare_pairs"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,3 +146,50 @@ def compare_language(
                 }
     logger.info("compared %d models on %d metrics", len(everyone), len(base[0]))
     return {"delta_vs_base": delta_vs_base, "winners": winners, "claims": claims}
+
+
+def compare_pairs(
+    runs: Runs,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """The paired difference ``a - b`` of each pair of fine-tuned models, per metric both have (an ablation, such as
+    SWIM-IR's summarize-then-ask vs plain prompting).
+
+    Args:
+        runs: model -> per-seed per-item data, as :func:`compare_language`.
+        pairs: ``(a, b)`` model pairs; a pair with a model missing from ``runs`` is left out.
+        resamples: bootstrap resamples per interval (>= 1000).
+        confidence: interval level.
+        seed: seed of every bootstrap.
+
+    Returns:
+        ``{"<a> - <b>": {"a": a, "b": b, "metrics": {metric: interval}}}``: Δ = seed-mean of ``a`` minus seed-mean
+        of ``b``, with its paired percentile bootstrap interval over the test items
+        (:func:`bootembed.statistics.paired_difference_interval`; :meth:`~bootembed.statistics.DeltaInterval.as_dict`).
+
+    Raises:
+        ValueError: per-item data of different sizes for one metric.
+
+    Example:
+        >>> a = {"m": {"statistic": "mean", "values": [1.0, 1.0, 0.0, 1.0]}}
+        >>> b = {"m": {"statistic": "mean", "values": [1.0, 0.0, 0.0, 1.0]}}
+        >>> out = compare_pairs({"x": [a], "y": [b]}, [("x", "y")], resamples=1000, confidence=0.95, seed=0)
+        >>> out["x - y"]["metrics"]["m"]["delta"]
+        0.25
+    """
+    options = {"n_resamples": resamples, "confidence": confidence, "seed": seed}
+    out: dict[str, dict[str, Any]] = {}
+    for a, b in pairs:
+        if a not in runs or b not in runs:
+            continue
+        metrics = [m for m in runs[a][0] if all(m in run for run in [*runs[a], *runs[b]])]
+        out[f"{a} - {b}"] = {
+            "a": a,
+            "b": b,
+            "metrics": {m: _interval(m, runs[a], runs[b], **options).as_dict() for m in metrics},
+        }
+    return out

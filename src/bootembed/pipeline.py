@@ -595,6 +595,7 @@ _HEADER = """\
 #           │     baseline_translation@, baseline_english@  (Sec. 4)
 #           │     swim_ir_passages@<lang> ─ swim_ir_synthesize@<variant>-<lang> ─ swim_ir_train@<variant>-<lang>-<seed>
 #           │       ─ swim_ir_evaluate@<variant>-<lang>-<seed>, swim_ir_evaluate_base@<lang>   (SWIM-IR retrievers)
+#           │       ─ swim_ir_report@<lang>   (SWIM-IR alone: base vs retrievers, SAP vs plain)
 #           ├─ synthesize@<strategy>-<lang> ─ filter@<strategy>-<lang> ── data/triplets/<lang>/<strategy>
 #           ├─ train_encoder@<strategy>-<lang> ─ evaluate@<strategy>-<lang>, evaluate_base@<lang> ─ report
 #           └─ filter_ablation@<variant>-<strategy>-<lang> ─ train_encoder_ablation@ ─ evaluate_ablation@ ─ report

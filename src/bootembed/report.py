@@ -119,8 +119,9 @@ def build_summary(
         * ``sd`` and ``n_seeds``: ``{lang: {model: {metric: sd}}}`` over seeds (0.0 for one) and
           ``{lang: {model: seeds}}``;
         * ``seed_scores``: ``{lang: {model: {metric: [score per seed]}}}``;
-        * ``fidelity``, ``intervals`` (``comparison[lang]["delta_vs_base"]``), ``winners``, ``claims``: passed
-          through (``{}`` if not given).
+        * ``fidelity``, ``intervals`` (``comparison[lang]["delta_vs_base"]``), ``winners``, ``claims`` and
+          ``pairs`` (``comparison[lang]["pairs"]``: :func:`bootembed.comparison.compare_pairs`, an ablation's
+          paired differences): passed through (``{}`` if not given).
 
         All scores and deltas are rounded to 4 decimals (deltas from unrounded scores).
 
@@ -228,6 +229,7 @@ def build_summary(
         "best": best,
         "winners": {lang: c.get("winners", {}) for lang, c in comparison.items()},
         "claims": {lang: c.get("claims", {}) for lang, c in comparison.items()},
+        "pairs": {lang: c.get("pairs", {}) for lang, c in comparison.items()},
         "fidelity": _pass_through(fidelity or {}),
         "diagnostics": _pass_through(diagnostics or {}),
     }
@@ -286,6 +288,32 @@ def _verdict_lines(summary: dict, lang: str) -> list[str]:
                 f"{_interval_text(vs)} → **{claim['verdict']}**"
             )
     return lines
+
+
+def _pair_lines(summary: dict, lang: str, metrics: list[str]) -> list[str]:
+    """The paired-differences table of one language (an ablation: SWIM-IR's SAP vs plain prompting), if any."""
+    pairs = summary.get("pairs", {}).get(lang, {})
+    if not pairs:
+        return []
+    shown = [m for m in metrics if any(m in p["metrics"] for p in pairs.values())]
+    rows = []
+    for pair in pairs.values():
+        row = [f"`{pair['a']}` − `{pair['b']}`"]
+        for metric in shown:
+            interval = pair["metrics"].get(metric)
+            row.append(
+                f"{interval['delta']:+.{_DIGITS}f} {_interval_text(interval)}" if interval else "–"
+            )
+        rows.append(row)
+    return [
+        "",
+        f"### Paired differences ({lang})",
+        "",
+        "Δ = seed-mean score of the first model minus the second's, with its paired bootstrap interval over the "
+        "test items; `*`: the interval excludes 0, so the difference is significant.",
+        "",
+        *_table(["pair", *shown], rows),
+    ]
 
 
 def render_markdown(summary: dict) -> str:
@@ -353,6 +381,7 @@ def render_markdown(summary: dict) -> str:
             rows.append(row)
         lines += ["", f"## {lang}", ""] + _table(["model", *metrics], rows)
         lines += _verdict_lines(summary, lang)
+        lines += _pair_lines(summary, lang, metrics)
         lang_fidelity = fidelity.get(lang)
         if lang_fidelity:
             keys = list(dict.fromkeys(k for per_model in lang_fidelity.values() for k in per_model))

@@ -38,7 +38,7 @@ model often copies instead of asking), ``no_summary`` (SAP: the summary was malf
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bootembed.data.swim_ir import SapExemplar
@@ -59,6 +59,7 @@ __all__ = [
     "get_variant",
     "parse_query",
     "parse_summary",
+    "prompting_pairs",
 ]
 
 ENGLISH = "eng_Latn"
@@ -126,6 +127,32 @@ class Variant:
     def exemplar_set(self) -> str:
         """``crosslingual`` (XOR-Retrieve / XTREME-UP) or ``monolingual`` (MIRACL)."""
         return DIRECTIONS[self.direction][3]
+
+
+def prompting_pairs(variants: Iterable[str]) -> list[tuple[str, str]]:
+    """The ``(SAP, plain)`` variant pairs of ``variants`` that share a direction: the summarize-then-ask ablation
+    (SWIM-IR, Thakur et al., NAACL 2024, Sec. 3 and its plain-prompting comparison).
+
+    Args:
+        variants: variant names (:data:`VARIANTS`), e.g. ``params.swim_ir.variants``.
+
+    Returns:
+        ``[("swapped_sap", "swapped_plain"), ...]`` in :data:`DIRECTIONS` order, for every direction with both
+        promptings in ``variants``; ``[]`` if none.
+
+    Raises:
+        ValueError: a name is not in :data:`VARIANTS`.
+
+    Example:
+        >>> prompting_pairs(["swapped_sap", "swapped_plain", "crosslingual_sap"])
+        [('swapped_sap', 'swapped_plain')]
+    """
+    chosen = {get_variant(name).name for name in variants}
+    return [
+        (f"{d}_sap", f"{d}_plain")
+        for d in DIRECTIONS
+        if f"{d}_sap" in chosen and f"{d}_plain" in chosen
+    ]
 
 
 def get_variant(name: str) -> Variant:

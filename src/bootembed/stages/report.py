@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from bootembed.ablation import ablation_summary, render_ablation_markdown
-from bootembed.comparison import compare_language
+from bootembed.comparison import compare_language, compare_pairs
 from bootembed.curves import read_loss_curves
 from bootembed.data.sources import DataError
 from bootembed.evaluation.runner import ITEMS_FILE
@@ -43,6 +43,7 @@ __all__ = [
     "collect_samples",
     "headline_key",
     "run",
+    "run_retrieval",
     "write_headline",
 ]
 
@@ -61,34 +62,57 @@ def _retrieval_strategies() -> list[Any]:
     return [s for s in STRATEGIES.ordered() if s.kind == "retrieval"]
 
 
-def _models(params: Any) -> list[tuple[str, list[str]]]:
+Models = list[tuple[str, list[str]]]
+
+
+def _retrieval_models(params: Any) -> Models:
+    """``(model, evaluation files)`` of the retrieval comparison alone: the base encoder on every retrieval
+    strategy's tasks, then every encoder a retrieval strategy (SWIM-IR) trains."""
+    base = [rel for s in _retrieval_strategies() for rel in s.evaluation_runs(params, "base")]
+    return [
+        ("base", base),
+        *(
+            (name, s.evaluation_runs(params, name))
+            for s in _retrieval_strategies()
+            for name in s.models(params)
+        ),
+    ]
+
+
+def _models(params: Any) -> Models:
     """``(model, evaluation files)`` of every model of the report: the base encoder (its own evaluation, then each
     retrieval strategy's evaluation of it on that strategy's tasks), every strategy of ``strategies``, then every
     encoder a retrieval strategy (SWIM-IR) trains."""
-    base = [
-        "base",
-        *(rel for s in _retrieval_strategies() for rel in s.evaluation_runs(params, "base")),
+    (_, retrieval_base), *retrievers = _retrieval_models(params)
+    return [
+        ("base", ["base", *retrieval_base]),
+        *((name, _runs(params, name)) for name in params.strategies),
+        *retrievers,
     ]
-    models = [("base", base), *((name, _runs(params, name)) for name in params.strategies)]
-    for strategy in _retrieval_strategies():
-        models += [
-            (name, strategy.evaluation_runs(params, name)) for name in strategy.models(params)
-        ]
-    return models
+
+
+def _pairs(params: Any) -> list[tuple[str, str]]:
+    """Every retrieval strategy's :meth:`~bootembed.strategies.base.RetrievalStrategy.paired_models`."""
+    return [pair for s in _retrieval_strategies() for pair in s.paired_models(params)]
 
 
 def collect_evaluations(
-    params: Any, eval_dir: Path
+    params: Any,
+    eval_dir: Path,
+    *,
+    models: Models | None = None,
+    languages: list[str] | None = None,
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
     """``evals[language][model] = [scores per seed]`` from ``<eval_dir>/<language>/...json`` for base + every strategy
-    + every SWIM-IR encoder; the base's scores on the SWIM-IR task are merged into its one run.
+    + every SWIM-IR encoder (or ``models``, over ``languages``: default every language of ``params``); the base's
+    scores on the SWIM-IR task are merged into its one run.
 
     Raises:
         DataError: a result file is missing.
     """
     evals: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for language in params.languages:
-        for name, rels in _models(params):
+    for language in languages or params.languages:
+        for name, rels in models or _models(params):
             runs = []
             for rel in rels:
                 path = eval_dir / language / f"{rel}.json"
@@ -101,16 +125,22 @@ def collect_evaluations(
     return evals
 
 
-def collect_items(params: Any, results_dir: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def collect_items(
+    params: Any,
+    results_dir: Path,
+    *,
+    models: Models | None = None,
+    languages: list[str] | None = None,
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``items[language][model] = [per-item data per seed]`` from ``<results_dir>/<language>/.../items.json`` (the
-    models of :func:`collect_evaluations`).
+    models and languages of :func:`collect_evaluations`).
 
     Raises:
         DataError: a file is missing or is not an evaluation's per-item data.
     """
     items: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for language in params.languages:
-        for name, rels in _models(params):
+    for language in languages or params.languages:
+        for name, rels in models or _models(params):
             runs = [_items(results_dir / language / rel / ITEMS_FILE) for rel in rels]
             if name == "base":
                 runs = [{k: v for run in runs for k, v in run.items()}]
@@ -264,6 +294,85 @@ def collect_samples(
     return samples
 
 
+def _bootstrap(params: Any) -> dict[str, Any]:
+    return {
+        "method": "paired percentile bootstrap over test items (scipy.stats.bootstrap)",
+        "resamples": params.report.bootstrap_resamples,
+        "confidence": params.report.confidence,
+        "seed": params.seed,
+    }
+
+
+def _compare(
+    params: Any, items: dict[str, dict[str, list[dict[str, Any]]]], kinds: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Per language: :func:`~bootembed.comparison.compare_language` plus the retrieval strategies' paired
+    ablations (``pairs``: :func:`~bootembed.comparison.compare_pairs`), every bootstrap seeded with ``seed``."""
+    options = {
+        "resamples": params.report.bootstrap_resamples,
+        "confidence": params.report.confidence,
+        "seed": params.seed,
+    }
+    return {
+        language: {
+            **compare_language(runs, kinds=kinds, **options),
+            "pairs": compare_pairs(runs, _pairs(params), **options),
+        }
+        for language, runs in items.items()
+    }
+
+
+def run_retrieval(
+    params: Any,
+    *,
+    params_path: Path,
+    language: str,
+    eval_dir: Path,
+    results_dir: Path,
+    out: Path,
+    markdown: Path,
+) -> dict[str, Any]:
+    """The retrieval comparison of one language alone: the base encoder against every retriever a retrieval
+    strategy trains (SWIM-IR, Thakur et al., NAACL 2024: ``swim_ir.variants`` x ``swim_ir.seeds``) on that
+    strategy's task, and each paired ablation (SWIM-IR Sec. 3: summarize-then-ask vs plain prompting per
+    direction), so ``dvc repro swim_ir_report`` needs none of the triplet strategies' stages.
+
+    Args:
+        params: the validated params.
+        params_path: where they were read (named in errors).
+        language: a FLORES-200 code of ``languages``.
+        eval_dir: ``metrics/eval`` (``<language>/swim_ir/base.json``, ``<language>/swim_ir/<variant>/seed<N>.json``).
+        results_dir: ``results/mteb`` (the same runs' ``items.json``, for the paired bootstrap).
+        out: the summary JSON (:func:`bootembed.report.build_summary` with ``pairs``, ``seeds``, ``bootstrap``).
+        markdown: its Markdown table (:func:`bootembed.report.render_markdown`).
+
+    Returns:
+        The summary written to ``out``.
+
+    Raises:
+        ValueError: ``language`` is not in ``languages``.
+        DataError: an evaluation or its per-item data is missing.
+    """
+    if language not in params.languages:
+        raise ValueError(
+            f"{params_path}: languages: expected {language!r} among {list(params.languages)}"
+        )
+    models = _retrieval_models(params)
+    kinds = {name: "synthetic" for name, _ in models[1:]}
+    items = collect_items(params, results_dir, models=models, languages=[language])
+    summary = build_summary(
+        collect_evaluations(params, eval_dir, models=models, languages=[language]),
+        comparison=_compare(params, items, kinds),
+    )
+    summary["seed"] = params.seed
+    summary["seeds"] = sorted({seed for s in _retrieval_strategies() for seed in s.seeds(params)})
+    summary["bootstrap"] = _bootstrap(params)
+    write_json(out, summary)
+    with atomic_file(markdown) as tmp:
+        tmp.write_text(render_markdown(summary), encoding="utf-8")
+    return summary
+
+
 def run(
     params: Any,
     *,
@@ -288,16 +397,7 @@ def run(
         for name in s.report_names()
     }
     items = collect_items(params, results_dir)
-    comparison = {
-        language: compare_language(
-            runs,
-            kinds=kinds,
-            resamples=params.report.bootstrap_resamples,
-            confidence=params.report.confidence,
-            seed=params.seed,
-        )
-        for language, runs in items.items()
-    }
+    comparison = _compare(params, items, kinds)
     summary = build_summary(
         collect_evaluations(params, eval_dir),
         collect_diagnostics(diagnostics_dirs),
@@ -306,12 +406,7 @@ def run(
     )
     summary["seed"] = params.seed
     summary["seeds"] = list(params.train_encoder.seeds)
-    summary["bootstrap"] = {
-        "method": "paired percentile bootstrap over test items (scipy.stats.bootstrap)",
-        "resamples": params.report.bootstrap_resamples,
-        "confidence": params.report.confidence,
-        "seed": params.seed,
-    }
+    summary["bootstrap"] = _bootstrap(params)
     write_json(out, summary)
     text = render_markdown(summary)
     with atomic_file(markdown) as tmp:

@@ -280,3 +280,12 @@ class RetrievalStrategy(Strategy):
         ``model == "base"`` gives the base encoder's evaluation on this strategy's own tasks (one file), which the
         report merges into the base row.
         """
+
+    def seeds(self, params: Any) -> tuple[int, ...]:
+        """The training seeds of its encoders (one evaluation each). None by default."""
+        return ()
+
+    def paired_models(self, params: Any) -> list[tuple[str, str]]:
+        """Pairs ``(a, b)`` of :meth:`models` whose difference ``a - b`` the report tests directly (paired bootstrap
+        over the test items), beside each one's Δ vs the base: an ablation of the strategy. None by default."""
+        return []

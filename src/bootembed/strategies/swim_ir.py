@@ -12,7 +12,11 @@ swapped, each with summarize-then-ask prompting and with plain prompting as the 
 * ``swim_ir_train@<variant>-<lang>-<seed>``: the ``train-encoder`` command on the pairs (MultipleNegativesRankingLoss
   with in-batch negatives; E5 ``query: `` / ``passage: `` prompts), ``swim_ir.train_steps`` steps;
 * ``swim_ir_evaluate_base@<lang>``, ``swim_ir_evaluate@<variant>-<lang>-<seed>``: the ``evaluate`` command on the
-  ``swim_ir_retrieval`` task (FLORES-200 ``devtest`` passages, three directions), with per-item data for the report.
+  ``swim_ir_retrieval`` task (FLORES-200 ``devtest`` passages, three directions), with per-item data for the report;
+* ``swim_ir_report@<lang>``: the SWIM-IR comparison alone (:func:`bootembed.stages.report.run_retrieval`): base vs
+  every retriever, and SAP vs plain prompting per direction (:func:`bootembed.sap.prompting_pairs`), in
+  ``metrics/swim_ir_report/<lang>.json`` / ``.md``; the ``report`` stage has the same rows beside the triplet
+  encoders.
 
 Why a kind of its own rather than a :class:`~bootembed.strategies.base.SyntheticStrategy`: that interface is one
 prompt per (anchor, polarity), both generated from prompts fixed up front, and a (anchor, positive, hard negative)
@@ -27,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from bootembed.sap import VARIANTS
+from bootembed.sap import VARIANTS, prompting_pairs
 from bootembed.schema import Section, StrList
 from bootembed.stage_spec import LIVE_ROOT, StageSpec, live_outputs
 from bootembed.strategies.base import RetrievalStrategy
@@ -45,6 +49,7 @@ _GENERATIONS = f"data/swim_ir/{_L}/{_V}.parquet"
 _PAIRS = f"data/swim_ir/{_L}/{_V}.pairs.parquet"
 _RETRIEVER = f"models/retrievers/{_L}/{_V}/seed{_N}"
 _LIVE = f"{LIVE_ROOT}/train_encoder/{_L}/swim_ir/{_V}/seed{_N}"
+_REPORT = f"metrics/swim_ir_report/{_L}"
 #: Mirror files the contamination guard of the training passages reads, and the FLORES-200 dev metadata (URLs).
 _PASSAGE_DATA = (
     f"${{data.root}}/flores200/dev/{_L}.dev",
@@ -140,6 +145,13 @@ class SwimIrStrategy(RetrievalStrategy):
     def models(self, params: Any) -> tuple[str, ...]:
         return tuple(params.swim_ir.variants)
 
+    def seeds(self, params: Any) -> tuple[int, ...]:
+        return tuple(params.swim_ir.seeds)
+
+    def paired_models(self, params: Any) -> list[tuple[str, str]]:
+        """SAP vs plain prompting in each direction where ``swim_ir.variants`` has both (Sec. 3's ablation)."""
+        return prompting_pairs(params.swim_ir.variants)
+
     def evaluation_runs(self, params: Any, model: str) -> list[str]:
         if model == "base":
             return ["swim_ir/base"]
@@ -230,6 +242,18 @@ class SwimIrStrategy(RetrievalStrategy):
                 metrics=(f"metrics/eval/{_L}/swim_ir/{_V}/seed{_N}.json",),
                 comment="each SWIM-IR retriever (every seed) on the SWIM-IR retrieval task, with per-item data "
                 "for the bootstrap",
+            ),
+            StageSpec(
+                name="swim_ir_report",
+                module="report",
+                matrix={"language": "${languages}"},
+                cmd=f"swim-ir-report --language {_L} --eval-dir metrics/eval --results-dir results/mteb "
+                f"--out {_REPORT}.json --markdown {_REPORT}.md",
+                deps=(f"metrics/eval/{_L}/swim_ir", f"results/mteb/{_L}/swim_ir"),
+                params=("seed", "swim_ir.variants", "swim_ir.seeds", "report"),
+                outs=({f"{_REPORT}.json": {"cache": False}}, {f"{_REPORT}.md": {"cache": False}}),
+                comment="SWIM-IR alone: base vs every retriever (seed mean ± sd, Δ with paired bootstrap CIs) and "
+                "SAP vs plain prompting per direction; `dvc repro swim_ir_report` runs no triplet strategy",
             ),
         ]
 
