@@ -21,7 +21,8 @@ def _free_gib() -> float:
 
 def pytest_sessionstart(session: pytest.Session) -> None:  # noqa: ARG001 - pytest hook signature
     """Record the free disk where the tests write (the temp folder) at the start."""
-    _disk.update(start=_free_gib(), least=_free_gib(), least_after="(start)")
+    free = _free_gib()
+    _disk.update(start=free, least=free, least_after="(start)")
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
