@@ -15,7 +15,8 @@ the gold English sentence of the same row:
 - ``top1_retrieval_accuracy``: share of rows whose own gold sentence is the nearest of all ``n`` (chance: 1/n);
 - ``source_gold_cos``: the encoder's cosine between the source sentence itself and its gold translation.
 
-A one-off diagnostic, not a DVC stage: it reads the models the pipeline built and the configured data sources
+The JSON names both models by their ``source.json`` (no machine paths). A one-off diagnostic, not a DVC stage: it
+reads the models the pipeline built and the configured data sources
 (``data`` in ``params.yaml``). Runs from a plain checkout (``src/`` is put on the path).
 """
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     shots = list(range(args.shots))
     result: dict[str, object] = {
         "generator": json.loads((Path(args.generator) / "source.json").read_text(encoding="utf-8")),
-        "encoder": args.encoder,
+        "encoder": json.loads((Path(args.encoder) / "source.json").read_text(encoding="utf-8")),
         "settings": {
             "n": args.n,
             "shots": args.shots,
