@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(args.generator, dtype=torch.float32).eval()
     encoder = SentenceTransformer(args.encoder, device="cpu")
+    prompt = (encoder.prompts or {}).get("query") or None
     rows = list(range(100, 100 + args.n))
     shots = list(range(args.shots))
     result: dict[str, object] = {
@@ -108,15 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - start
 
         def embed(texts: list[str]) -> torch.Tensor:
+            # the encoder's own query prompt (multilingual-e5: "query: "), as the fidelity stage encodes
             return encoder.encode(
-                [f"query: {t}" for t in texts], normalize_embeddings=True, convert_to_tensor=True
+                texts, prompt=prompt, normalize_embeddings=True, convert_to_tensor=True
             )
 
-        gold = [english[i] for i in rows]
-        sim = embed(outputs) @ embed(gold).T
+        gold = embed([english[i] for i in rows])
+        sim = embed(outputs) @ gold.T
         own = sim.diag()
         shuffled = sim[torch.arange(len(rows)), torch.roll(torch.arange(len(rows)), 1)]
-        source_gold = (embed([source[i] for i in rows]) * embed(gold)).sum(dim=1)
+        source_gold = (embed([source[i] for i in rows]) * gold).sum(dim=1)
         scores = {
             "seconds": round(seconds, 1),
             "cos_translation_gold": round(own.mean().item(), 4),
