@@ -153,9 +153,10 @@ def test_report_stage_writes_the_ablation(tmp_path: Path) -> None:
         collect_ablation(params(["unfiltered", "mined"]), tmp_path / "results", {lang: {"icl": []}})
 
 
-def test_dvc_renders_no_ablation_stage_by_default(tmp_path: Path) -> None:
-    """``filter.ablation: []`` (params.yaml) gives DVC matrices over an empty list: no stage, so the default
-    ``dvc repro`` trains no extra encoder; a non-empty list adds one stage per variant, strategy, language (, seed)."""
+def test_dvc_renders_ablation_stages_from_the_variants(tmp_path: Path) -> None:
+    """The default (params.yaml) runs both variants; ``filter.ablation: []`` gives DVC matrices over an empty list:
+    no stage, so ``dvc repro`` trains no extra encoder; a non-empty list adds one stage per variant, strategy,
+    language (, seed)."""
     import shutil
     import subprocess
     import sys
@@ -168,7 +169,7 @@ def test_dvc_renders_no_ablation_stage_by_default(tmp_path: Path) -> None:
         repo.mkdir()
         shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
         params = yaml.safe_load((REPO / "params.yaml").read_text())
-        assert params["filter"]["ablation"] == []  # the default
+        assert params["filter"]["ablation"] == ["unfiltered", "mined"]  # the default
         params["filter"]["ablation"] = ablation
         (repo / "params.yaml").write_text(yaml.safe_dump(params))
         dvc = [sys.executable, "-m", "dvc"]
