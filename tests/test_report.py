@@ -202,6 +202,9 @@ def test_report_stage_reads_seeds_items_fidelity_and_curves(tmp_path: Path) -> N
         swim_ir={
             "variants": []
         },  # no SWIM-IR retriever; the base encoder's SWIM-IR evaluation still joins
+        filter={
+            "ablation": []
+        },  # no ablation encoders (tests/test_ablation.py runs the report with them)
     )
     rng = np.random.default_rng(0)
     gold = rng.random(120)
