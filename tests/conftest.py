@@ -61,14 +61,15 @@ def default_params():  # noqa: ANN201 - bootembed.config.Params
     return load_default_params()
 
 
-def _data_root() -> Path:
+def data_mirror_root() -> Path:
+    """The real data mirror's folder: ``BOOTEMBED_DATA_ROOT``, default ``../shared/data`` (not checked)."""
     return Path(os.environ.get("BOOTEMBED_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real data mirror (``BOOTEMBED_DATA_ROOT``, default ``../shared/data``); skips if absent."""
-    root = _data_root()
+    root = data_mirror_root()
     if not (root / "flores200").is_dir():
         pytest.skip(f"real data mirror not found at {root} (set BOOTEMBED_DATA_ROOT)")
     return root

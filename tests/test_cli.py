@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, default_params_dict
+from conftest import REPO, data_mirror_root, default_params_dict
 
 from bootembed.cli import main
 from bootembed.config import read_yaml
@@ -19,7 +19,9 @@ def _params(tmp_path: Path, **overrides: object) -> Path:
     import yaml
 
     raw = default_params_dict(**overrides)
-    raw["data"]["root"] = str((REPO / raw["data"]["root"]).resolve())
+    raw["data"]["root"] = str(
+        data_mirror_root()
+    )  # BOOTEMBED_DATA_ROOT where set, as the data_root fixture
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path

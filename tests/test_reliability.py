@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from conftest import REPO, default_params_dict
+from conftest import REPO, data_mirror_root, default_params_dict
 from helpers import build_tiny_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -129,7 +129,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory, tiny_causal_lm: Path) -> Path
             "max_seq_length": 32,
         },
     )
-    raw["data"]["root"] = str((REPO / raw["data"]["root"]).resolve())
+    raw["data"]["root"] = str(
+        data_mirror_root()
+    )  # BOOTEMBED_DATA_ROOT where set, as the data_root fixture
     raw["models"]["encoder"]["prompt"] = ""
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     (root / "base").symlink_to(tiny_causal_lm, target_is_directory=True)
