@@ -599,7 +599,7 @@ _HEADER = """\
 #           ├─ synthesize@<strategy>-<lang> ─ filter@<strategy>-<lang> ── data/triplets/<lang>/<strategy>
 #           ├─ train_encoder@<strategy>-<lang> ─ evaluate@<strategy>-<lang>, evaluate_base@<lang> ─ report
 #           └─ filter_ablation@<variant>-<strategy>-<lang> ─ train_encoder_ablation@ ─ evaluate_ablation@ ─ report
-#                 (filter.ablation: [] by default, so these matrices render no stage)
+#                 (filter.ablation: [unfiltered, mined] by default; [] renders no stage)
 """
 
 
