@@ -19,9 +19,7 @@ def _params(tmp_path: Path, **overrides: object) -> Path:
     import yaml
 
     raw = default_params_dict(**overrides)
-    raw["data"]["root"] = str(
-        data_mirror_root()
-    )  # BOOTEMBED_DATA_ROOT where set, as the data_root fixture
+    raw["data"]["root"] = str(data_mirror_root())
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path

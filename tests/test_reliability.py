@@ -129,9 +129,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory, tiny_causal_lm: Path) -> Path
             "max_seq_length": 32,
         },
     )
-    raw["data"]["root"] = str(
-        data_mirror_root()
-    )  # BOOTEMBED_DATA_ROOT where set, as the data_root fixture
+    raw["data"]["root"] = str(data_mirror_root())
     raw["models"]["encoder"]["prompt"] = ""
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     (root / "base").symlink_to(tiny_causal_lm, target_is_directory=True)

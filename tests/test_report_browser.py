@@ -64,16 +64,17 @@ def test_the_report_renders_offline_with_drawn_charts(tmp_path: Path) -> None:
     metrics = summary["metrics"]
     # The bars each chart must draw: a model per language that has a score for the metric (the SWIM-IR retrievers
     # are scored on the SWIM-IR tasks only, the strategies' encoders on the strategies' tasks only).
-    scored = {
-        metric: [
+    bars = {}  # metric -> (base bars, fine-tuned bars)
+    for metric in metrics:
+        scored = [
             model
             for by_model in summary["scores"].values()
             for model in summary["models"]
             if metric in by_model.get(model, {})
         ]
-        for metric in metrics
-    }
-    assert all(scored.values()), scored
+        base = scored.count("base")
+        bars[metric] = (base, len(scored) - base)
+    assert all(sum(counts) for counts in bars.values()), bars
 
     # DOM: Chromium parsed one figure per task metric (a bar per model) and the training-curve charts (lines).
     dom = _chromium(["--dump-dom", REPORT.as_uri()], tmp_path / "profile-dom")
@@ -84,10 +85,9 @@ def test_the_report_renders_offline_with_drawn_charts(tmp_path: Path) -> None:
     assert len(charts) == len(metrics) and curves, (len(figures), len(charts), len(curves))
     for chart in charts:
         metric = re.search(r"<figcaption>(\w+): seed mean", chart).group(1)
-        base = sum(model == "base" for model in scored[metric])
-        fine_tuned = len(scored[metric]) - base
-        assert len(re.findall(r"fill: ?#3b75af", chart)) == fine_tuned, (metric, scored[metric])
-        assert len(re.findall(r"fill: ?#888888", chart)) == base, (metric, scored[metric])
+        base, fine_tuned = bars[metric]
+        assert len(re.findall(r"fill: ?#3b75af", chart)) == fine_tuned, (metric, bars[metric])
+        assert len(re.findall(r"fill: ?#888888", chart)) == base, (metric, bars[metric])
     for chart in curves:
         lines = re.findall(r'<path d="M [^"]*\sL [^"]*"[^>]*stroke: ?#1f77b4', chart)
         assert lines, chart[:300]
@@ -102,8 +102,6 @@ def test_the_report_renders_offline_with_drawn_charts(tmp_path: Path) -> None:
     assert image.shape[:2] == (9000, 1280)
     drawn = np.flatnonzero((image < 240).any(axis=2).any(axis=1))
     assert drawn.max() - drawn.min() > 3000  # tables, charts, curves and samples, top to bottom
-    fine_tuned = sum(model != "base" for models in scored.values() for model in models)
-    base = sum(model == "base" for models in scored.values() for model in models)
-    assert _pixels(image, FINE_TUNED) > 2000 * fine_tuned
-    assert _pixels(image, BASE) > 2000 * base
+    assert _pixels(image, FINE_TUNED) > 2000 * sum(fine_tuned for _, fine_tuned in bars.values())
+    assert _pixels(image, BASE) > 2000 * sum(base for base, _ in bars.values())
     assert _pixels(image, FIRST_CURVE) > 100 * len(curves)
